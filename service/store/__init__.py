@@ -1,0 +1,110 @@
+"""One store interface, chosen by name from a registry.
+
+A backend is a factory taking the configuration mapping and returning a
+:class:`GraphStore`. Backend modules import their engine lazily, so a missing optional
+package only fails when that backend is used. Nothing outside this package imports
+pyoxigraph or SPARQLWrapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = ["GraphStore", "QueryOutput", "Dataset", "BACKENDS", "open_store", "init_app", "get_store",
+           "Binding"]
+
+#: One solution of a SELECT: variable name → term in N-Triples syntax
+#: (``<iri>``, ``"lit"@en``, ``"1"^^<xsd:integer>``, ``_:b0``).
+Binding = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A SPARQL protocol dataset: ``default-graph-uri`` and ``named-graph-uri`` values."""
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryOutput:
+    """A serialised query answer.
+
+    :param kind: ``"solutions"``, ``"boolean"`` or ``"graph"``.
+    :param media_type: the media type of ``body``.
+    """
+
+    kind: str
+    media_type: str
+    body: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class GraphStore(Protocol):
+    """What every backend offers."""
+
+    supports_update: bool
+    supports_named_graphs: bool
+
+    def execute(self, query: str, *, result_format: str, graph_format: str,
+                dataset: Dataset | None = None) -> QueryOutput:
+        """Run a query and serialise its answer (``result_format`` for solutions and
+        booleans, ``graph_format`` for graphs; both are media types).
+
+        :raises service.errors.BadQuery: on a syntax error.
+        :raises service.errors.StoreUnavailable: when the engine cannot answer.
+        """
+        ...
+
+    def select(self, query: str, *, bindings: Mapping[str, str] | None = None) -> list[Binding]:
+        """Run a SELECT and return its solutions as :data:`Binding` dicts.
+
+        ``bindings`` maps variable names to N-Triples terms bound before evaluation.
+        """
+        ...
+
+    def ask(self, query: str) -> bool:
+        """Run an ASK query."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+
+def _oxigraph(cfg: Mapping[str, Any]) -> GraphStore:
+    from service.store.oxigraph import OxigraphStore
+
+    return OxigraphStore.open(str(cfg["STORE_PATH"]), read_only=True)
+
+
+BACKENDS: dict[str, Callable[[Mapping[str, Any]], GraphStore]] = {"oxigraph": _oxigraph}
+
+
+def open_store(cfg: Mapping[str, Any]) -> GraphStore:
+    """Open the configured backend."""
+    return BACKENDS[str(cfg["BACKEND"])](cfg)
+
+
+def init_app(app: Flask) -> None:
+    """Open the store lazily on first use and close it with the app."""
+    app.extensions["kg_store"] = None
+
+
+def get_store() -> GraphStore:
+    """The app's store, opened on first use.
+
+    :raises service.errors.StoreUnavailable: if it cannot be opened.
+    """
+    from flask import current_app
+
+    store: GraphStore | None = current_app.extensions.get("kg_store")
+    if store is None:
+        store = open_store(current_app.config)
+        current_app.extensions["kg_store"] = store
+    return store
