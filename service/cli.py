@@ -46,16 +46,21 @@ def check_command() -> None:
 
     from rdflib import Graph
 
-    from service.reasoning import check_ontology, lint_ontology
+    from service.reasoning import OntologyCheckError, check_ontology, lint_ontology
 
     onto_dir = Path(current_app.config["ONTOLOGY_DIR"])
-    graph = Graph()
-    for name in ("eco.ttl", "alignments.ttl"):
-        graph.parse(onto_dir / name, format="turtle")
-    problems = lint_ontology(graph)
-    for problem in problems:
-        click.echo(f"lint: {problem}", err=True)
-    report = check_ontology([onto_dir / "eco.ttl", onto_dir / "alignments.ttl"])
+    paths = [onto_dir / "eco.ttl", onto_dir / "alignments.ttl"]
+    try:
+        graph = Graph()
+        for path in paths:
+            graph.parse(path, format="turtle")
+        problems = lint_ontology(graph)
+        for problem in problems:
+            click.echo(f"lint: {problem}", err=True)
+        report = check_ontology(paths)
+    except (OntologyCheckError, OSError, SyntaxError, ValueError) as exc:
+        click.echo(f"Check failed: {exc}", err=True)
+        sys.exit(2)
     click.echo(f"HermiT: {'consistent' if report.consistent else 'INCONSISTENT'}; "
                f"{report.classes} classes, {report.properties} properties; "
                f"unsatisfiable: {', '.join(report.unsatisfiable) or 'none'} ({report.seconds:.1f}s)")

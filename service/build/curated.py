@@ -199,11 +199,15 @@ class DocumentCompiler:
         self._add(doc, iri(ns.eco("sha256")), literal(self.source.sha256))
         self._add(doc, iri(DCT + "identifier"), literal(self.source.path.name))
         self._add(doc, iri(DCT + "format"), literal("text/plain; charset=utf-8"))
-        dataset = iri(ns.mint("dataset", stem))
-        self._add(dataset, iri(RDF + "type"), iri(QB + "DataSet"))
-        self._add(dataset, iri(RDFS + "label"), literal(f"Figures stated in {self.source.path.name}", lang="en"))
-        self._add(dataset, iri(QB + "structure"), iri(ns.eco("dsd-indicators")))
-        self._add(dataset, iri(PROV + "wasDerivedFrom"), doc)
+        # Area-level and organisation-level figures have different structures (Data Cube IC-11).
+        for key, about, dsd in ((stem, "places", "dsd-indicators"),
+                                (f"{stem}-organisations", "organisations", "dsd-organisation-indicators")):
+            dataset = iri(ns.mint("dataset", key))
+            self._add(dataset, iri(RDF + "type"), iri(QB + "DataSet"))
+            self._add(dataset, iri(RDFS + "label"),
+                      literal(f"Figures about {about} stated in {self.source.path.name}", lang="en"))
+            self._add(dataset, iri(QB + "structure"), iri(ns.eco(dsd)))
+            self._add(dataset, iri(PROV + "wasDerivedFrom"), doc)
         activity = iri(ns.mint("activity", f"extract-{stem}"))
         self._add(activity, iri(RDF + "type"), iri(ns.eco("ExtractionActivity")))
         self._add(activity, iri(RDFS + "label"), literal(f"Curation of {self.source.path.name}", lang="en"))
@@ -254,7 +258,8 @@ class DocumentCompiler:
             obs = iri(ns.mint("observation", stem, key))
             add = self._add
             add(obs, iri(RDF + "type"), iri(eco(KIND_CLASSES[kind])))
-            add(obs, iri(QB + "dataSet"), iri(ns.mint("dataset", stem)))
+            dataset_key = f"{stem}-organisations" if row.get("organisation") else stem
+            add(obs, iri(QB + "dataSet"), iri(ns.mint("dataset", dataset_key)))
             value = row["value"]
             try:
                 number = int(value) if kind == "ranking" or value.lstrip("-").isdigit() else None

@@ -69,11 +69,12 @@ def test_observation_columns(tree: Path) -> None:
         eco:statedValueText "more than 1,200" ; eco:valueQualifier eco:valueMoreThan ; eco:unit unit:NUM ;
         eco:refOrganization id:organization/widget-cluster ; prov:hadPrimarySource id:source/cci-test ;
         dcterms:source id:source/cci-test ; eco:citationAsStated "CCI Test" ; eco:qualityFlag eco:periodUnspecified ;
-        qb:dataSet id:dataset/tiny }""")
+        qb:dataSet id:dataset/tiny-organisations }""")
     assert ask(store, """ASK { id:observation/tiny/share a eco:ShareObservation ; eco:obsValue 40 ;
         eco:shareOf id:country/FR ; eco:refArea id:region/32 ; eco:areaResolution eco:areaInferredFromContext ;
         eco:qualityFlag eco:areaInferred , eco:sourceNotCited ; dcterms:source id:document/tiny ;
-        eco:refPeriod id:period/2019 ; eco:industry id:industry/widgets }""")
+        eco:refPeriod id:period/2019 ; eco:industry id:industry/widgets ;
+        qb:dataSet id:dataset/tiny }""")
     assert not ask(store, "ASK { id:observation/tiny/share eco:qualityFlag eco:periodUnspecified }")
     assert ask(store, """ASK { id:observation/tiny/rent eco:qualityFlag eco:unitBasisUnclear ;
         eco:industry id:industry/all-activities ; eco:areaResolution eco:areaExplicit }""")
