@@ -53,8 +53,9 @@ def _term(node: object, base: str, bnode_prefix: str) -> str:
     if isinstance(node, BNode):
         return f"_:{bnode_prefix}{node}"
     if isinstance(node, Literal):
+        # A literal spelling an IRI of ours (vann:preferredNamespaceUri, void:uriSpace) moves too.
         datatype = str(node.datatype) if node.datatype else None
-        return literal(str(node), datatype=datatype, lang=node.language)
+        return literal(rebase(str(node), base), datatype=datatype, lang=node.language)
     raise CurationError(f"unexpected RDF term {node!r}")
 
 
