@@ -1,0 +1,294 @@
+"""``territory-kg build``: ontology and data into the on-disk store, checked, with dumps.
+
+Steps, each reported through the ``progress`` callback:
+
+1. compile every input to sorted N-Quads, one named graph per source (ontology,
+   reference, each source document, the official geography backbone, metadata);
+2. bulk-load them into a fresh store next to the live one;
+3. materialise inferences (:mod:`service.build.inference`) into the inferred graph;
+4. validate with the SHACL shapes compiled to SPARQL (:mod:`service.build.shacl`): a
+   violation stops the build with a report naming the resource and the rule;
+5. write dumps with ``.sha256`` files (deterministic: same input, same bytes);
+6. swap the new store in place of the old one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from service import __version__
+from service.build import backbone, curated, inference, shacl
+from service.build.ntriples import iri, literal, quad
+from service.config import backbone_regions, namespaces
+from service.iris import Namespaces
+
+__all__ = ["BuildError", "BuildSummary", "build", "compile_inputs"]
+
+log = logging.getLogger(__name__)
+
+ONTOLOGY_FILES = ("eco.ttl", "eco-cube.ttl", "alignments.ttl", "shapes.ttl")
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+class BuildError(RuntimeError):
+    """The build cannot go on; the message says why (and the store is left untouched)."""
+
+
+@dataclass
+class BuildSummary:
+    """What a build produced."""
+
+    triples_per_graph: dict[str, int] = field(default_factory=dict)
+    classes: dict[str, int] = field(default_factory=dict)
+    observations: int = 0
+    inferred: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
+    warning_text: str = ""
+    dumps: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """A human summary."""
+        lines = ["Triples per graph:"]
+        lines += [f"  {n:>9,}  {g}" for g, n in sorted(self.triples_per_graph.items())]
+        lines.append(f"  {sum(self.triples_per_graph.values()):>9,}  total")
+        lines.append("Instances per class (eco:, including inferred types):")
+        lines += [f"  {n:>9,}  {c}" for c, n in sorted(self.classes.items(), key=lambda kv: (-kv[1], kv[0]))]
+        lines.append(f"Observations: {self.observations:,}")
+        lines.append("Inferred: " + ", ".join(f"{k} {v:,}" for k, v in self.inferred.items()))
+        lines.append(f"SHACL: conforms, {self.warnings} warnings (flagged gaps in the sources)")
+        lines.append("Dumps: " + ", ".join(f"{name} ({digest[:12]}…)" for name, digest in self.dumps.items()))
+        lines.append("Timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def compile_inputs(cfg: Mapping[str, Any], progress: Progress = _quiet) -> dict[str, list[str]]:
+    """Every input as N-Quads lines, per named graph (sorted, deduplicated).
+
+    :raises curated.CurationError: on a problem in a curated file.
+    :raises BuildError: if an input folder or the backbone package is missing.
+    """
+    ns = namespaces(cfg)
+    ontology_dir, data_dir = Path(cfg["ONTOLOGY_DIR"]), Path(cfg["DATA_DIR"])
+    graphs: dict[str, list[str]] = {}
+
+    onto = ns.graph("ontology")
+    graphs[onto] = []
+    for name in ONTOLOGY_FILES:
+        path = ontology_dir / name
+        if not path.exists():
+            raise BuildError(f"missing ontology file {path}")
+        graphs[onto] += curated.turtle_lines(path, ns, onto)[0]
+    progress(f"ontology: {len(graphs[onto]):,} triples")
+
+    ref = ns.graph("reference")
+    graphs[ref] = []
+    for path in sorted((data_dir / "reference").glob("*.ttl")):
+        graphs[ref] += curated.turtle_lines(path, ns, ref)[0]
+    if (data_dir / "reference" / "mappings.csv").exists():
+        graphs[ref] += curated.mapping_lines(data_dir / "reference" / "mappings.csv", ns, ref)
+    progress(f"reference: {len(graphs[ref]):,} triples")
+
+    sums = curated.read_checksums(data_dir / "sources" / "SHA256SUMS")
+    for path in sorted((data_dir / "sources").glob("*.txt")):
+        source = curated.SourceText.read(path, sums.get(path.name))
+        folder = data_dir / "documents" / source.stem
+        if not folder.is_dir():
+            raise BuildError(f"no curated facts for source document {path.name} (expected {folder})")
+        lines = curated.DocumentCompiler(ns, source, folder).compile()
+        graphs[ns.graph("document", source.stem)] = lines
+        progress(f"document {source.stem}: {len(lines):,} triples")
+
+    package = Path(cfg["BACKBONE_PACKAGE_DIR"])
+    if not (package / "data" / "communes.json").exists():
+        raise BuildError(f"official geography package not found at {package}: run 'npm ci' (the Makefile does)")
+    started = time.perf_counter()
+    graphs[ns.graph("backbone")] = list(backbone.backbone_lines(package, ns, regions=backbone_regions(cfg)))
+    progress(f"backbone ({backbone.package_version(package)}): {len(graphs[ns.graph('backbone')]):,} triples "
+             f"in {time.perf_counter() - started:.1f}s")
+
+    graphs[ns.graph("metadata")] = _metadata_lines(ns, graphs)
+    return {g: sorted(set(lines)) for g, lines in graphs.items()}
+
+
+def _metadata_lines(ns: Namespaces, graphs: Mapping[str, list[str]]) -> list[str]:
+    """The dataset's own description: title, licence, version and its graphs."""
+    g = iri(ns.graph("metadata"))
+    ds = iri(f"{ns.base}dataset")
+    dct, void = "http://purl.org/dc/terms/", "http://rdfs.org/ns/void#"
+    lines = [
+        quad(ds, iri(RDF_TYPE), iri(void + "Dataset"), g),
+        quad(ds, iri(dct + "title"), literal("territory-kg: the Hauts-de-France economy", lang="en"), g),
+        quad(ds, iri(dct + "title"), literal("territory-kg : l'économie des Hauts-de-France", lang="fr"), g),
+        quad(ds, iri(dct + "license"), iri("https://creativecommons.org/licenses/by/4.0/"), g),
+        quad(ds, iri("http://www.w3.org/2002/07/owl#versionInfo"), literal(__version__), g),
+        quad(ds, iri(void + "sparqlEndpoint"), iri(f"{ns.base}sparql"), g),
+        quad(ds, iri(void + "uriSpace"), literal(ns.id_ns), g),
+    ]
+    for graph_iri, graph_lines in sorted(graphs.items()):
+        lines.append(quad(ds, iri(void + "subset"), iri(graph_iri), g))
+        lines.append(quad(iri(graph_iri), iri(void + "triples"), literal(len(set(graph_lines))), g))
+    return lines
+
+
+def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
+    """Build the store at ``STORE_PATH`` and the dumps in ``DUMPS_DIR``.
+
+    The new store is built next to the live one and swapped in only when everything
+    passed, so a failed build leaves the served data untouched.
+
+    :raises BuildError: with a readable report when validation fails or an input is wrong.
+    """
+    ns = namespaces(cfg)
+    summary = BuildSummary()
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        summary.seconds[name] = now - clock
+        clock = now
+
+    try:
+        graphs = compile_inputs(cfg, progress)
+    except curated.CurationError as exc:
+        raise BuildError(f"curated data: {exc}") from None
+    lap("compile")
+
+    store_path = Path(cfg["STORE_PATH"])
+    staging = store_path.with_name(store_path.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    store = ox.Store(str(staging))
+    try:
+        for lines in graphs.values():
+            store.bulk_load(("\n".join(lines) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+        progress(f"loaded {sum(len(v) for v in graphs.values()):,} quads")
+        lap("load")
+
+        inferred_graph = ox.NamedNode(ns.graph("inferred"))
+
+        def construct_into(query: str) -> int:
+            triples = {(t.subject, t.predicate, t.object) for t in
+                       store.query(query, use_default_graph_as_union=True)}  # type: ignore[union-attr]
+            store.extend([ox.Quad(s, p, o, inferred_graph) for s, p, o in triples])  # type: ignore[arg-type]
+            return len(triples)
+
+        report = inference.materialise(construct_into)
+        summary.inferred = {k: v for k, v in report.added.items()}
+        progress(f"inferred {report.total:,} triples in {report.rounds} rounds")
+        lap("inference")
+
+        _validate(store, graphs[ns.graph("ontology")], summary, progress)
+        lap("validation")
+
+        _count(store, ns, summary)
+        store.flush()
+        store.optimize()
+    finally:
+        del store
+    summary.dumps = _write_dumps(staging, Path(cfg["DUMPS_DIR"]), graphs, ns, progress)
+    lap("dumps")
+
+    old = store_path.with_name(store_path.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if store_path.exists():
+        store_path.rename(old)
+    staging.rename(store_path)
+    shutil.rmtree(old, ignore_errors=True)
+    info = {"version": __version__, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "base": ns.base, "triples": summary.triples_per_graph, "dumps": summary.dumps}
+    (store_path.parent / "build-info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def _validate(store: ox.Store, ontology_lines: list[str], summary: BuildSummary, progress: Progress) -> None:
+    shapes = Graph()
+    shapes.parse(data="\n".join(_as_triple(line) for line in ontology_lines), format="nt")
+    checks = shacl.compile_shapes(shapes)
+    report = shacl.validate(store, checks)
+    summary.warnings = len(report.warnings)
+    summary.warning_text = report.text()
+    progress(f"SHACL: {len(checks)} checks, {len(report.violations)} violations, {len(report.warnings)} warnings")
+    if not report.conforms:
+        raise BuildError("SHACL validation failed:\n" + report.text())
+
+
+def _count(store: ox.Store, ns: Namespaces, summary: BuildSummary) -> None:
+    for row in store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"):  # type: ignore[union-attr]
+        summary.triples_per_graph[row["g"].value] = int(row["n"].value)
+    query = f"""SELECT ?c (COUNT(DISTINCT ?s) AS ?n) {{ ?s a ?c . FILTER(STRSTARTS(STR(?c), "{ns.eco_ns}")) }}
+                GROUP BY ?c"""
+    for row in store.query(query, use_default_graph_as_union=True):  # type: ignore[union-attr]
+        summary.classes["eco:" + row["c"].value[len(ns.eco_ns):]] = int(row["n"].value)
+    summary.observations = summary.classes.get("eco:Observation", 0)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_dumps(store_dir: Path, dumps_dir: Path, graphs: Mapping[str, list[str]], ns: Namespaces,
+                 progress: Progress) -> dict[str, str]:
+    """Deterministic dumps: sorted N-Quads (all graphs, inferred included), Turtle and
+    JSON-LD of the asserted triples, and the ontology in Turtle; each with a ``.sha256``."""
+    store = ox.Store.read_only(str(store_dir))
+    inferred = sorted({str(q) + " ." for q in store.quads_for_pattern(None, None, None, ox.NamedNode(ns.graph("inferred")))})
+    del store
+    dumps_dir.mkdir(parents=True, exist_ok=True)
+    all_lines = sorted(line for lines in graphs.values() for line in lines) + inferred
+    all_lines.sort()
+    written: dict[str, str] = {}
+
+    def gz_write(name: str, data: Iterable[bytes]) -> None:
+        path = dumps_dir / name
+        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+            for chunk in data:
+                fh.write(chunk)
+        written[name] = _sha256(path)
+
+    gz_write("territory-kg.nq.gz", (line.encode() + b"\n" for line in all_lines))
+    asserted = sorted({_as_triple(line) for lines in graphs.values() for line in lines})
+    triples = list(ox.parse("\n".join(asserted).encode(), format=ox.RdfFormat.N_TRIPLES))
+    prefixes = ns.prefixes()
+    gz_write("territory-kg.ttl.gz", [ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b""])
+    gz_write("territory-kg.jsonld.gz", [ox.serialize(triples, format=ox.RdfFormat.JSON_LD) or b""])
+    onto = sorted({_as_triple(line) for line in graphs[ns.graph("ontology")]})
+    onto_triples = list(ox.parse("\n".join(onto).encode(), format=ox.RdfFormat.N_TRIPLES))
+    path = dumps_dir / "ontology.ttl"
+    path.write_bytes(ox.serialize(onto_triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"")
+    written["ontology.ttl"] = _sha256(path)
+    for name, digest in written.items():
+        (dumps_dir / f"{name}.sha256").write_text(f"{digest}  {name}\n")
+    progress("dumps: " + ", ".join(f"{n} {(dumps_dir / n).stat().st_size:,} B" for n in written))
+    return written
+
+
+def _as_triple(nquad_line: str) -> str:
+    """Drop the graph term of an N-Quads line written by :func:`service.build.ntriples.quad`."""
+    body = nquad_line[: -len(" .")]
+    head, _, _graph = body.rpartition(" <")
+    return head + " ."
