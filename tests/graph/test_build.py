@@ -21,6 +21,7 @@ from service import create_app
 from tests.graph.helpers import ask, select
 
 ROOT = Path(__file__).resolve().parents[2]
+SMALL_BACKBONE = ROOT / "tests" / "data" / "decoupage"  # a few communes: fast builds
 
 
 def test_named_graphs(built_kg: Any) -> None:
@@ -85,11 +86,31 @@ def test_cli_build_reports_a_broken_input(kg_config: dict[str, Any], tmp_path: P
     doc = next((data / "documents").iterdir()) / "observations.csv"
     doc.write_text(doc.read_text(encoding="utf-8").replace("unit:", "unnit:", 1), encoding="utf-8")
     app = create_app({**kg_config, "DATA_DIR": str(data), "STORE_PATH": str(tmp_path / "store"),
-                      "DUMPS_DIR": str(tmp_path / "dumps")})
+                      "DUMPS_DIR": str(tmp_path / "dumps"), "BACKBONE_PACKAGE_DIR": str(SMALL_BACKBONE)})
     result = app.test_cli_runner().invoke(args=["build"])
     assert result.exit_code == 1
     assert "observations.csv" in result.output and "unnit:" in result.output
     assert not (tmp_path / "store").exists()
+
+
+def test_a_shacl_violation_fails_the_build_and_names_resource_and_rule(kg_config: dict[str, Any],
+                                                                       tmp_path: Path) -> None:
+    data = tmp_path / "graph_data"
+    subprocess.run(["cp", "-r", str(ROOT / "graph_data"), str(data)], check=True)
+    obs = data / "documents" / "000_536db8c375fb4130" / "observations.csv"
+    text = obs.read_text(encoding="utf-8")
+    assert ",40%,40,unit:PERCENT," in text
+    obs.write_text(text.replace(",40%,40,unit:PERCENT,", ",40%,140,unit:PERCENT,", 1), encoding="utf-8")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "marker").write_text("the live store")
+    app = create_app({**kg_config, "DATA_DIR": str(data), "STORE_PATH": str(tmp_path / "store"),
+                      "DUMPS_DIR": str(tmp_path / "dumps"), "BACKBONE_PACKAGE_DIR": str(SMALL_BACKBONE)})
+    result = app.test_cli_runner().invoke(args=["build"])
+    assert result.exit_code == 1, result.output
+    assert "SHACL validation failed" in result.output
+    assert "VIOLATION" in result.output and "obsValue" in result.output, result.output[:3000]
+    assert "/id/observation/000_536db8c375fb4130/" in result.output
+    assert (tmp_path / "store" / "marker").read_text() == "the live store"  # untouched
 
 
 def _free_port() -> int:
