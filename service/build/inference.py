@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RULES", "materialise", "InferenceReport"]
+__all__ = ["RULES", "LABEL_RULES", "materialise", "InferenceReport"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,21 @@ WHERE { ?a skos:broader+ ?b . FILTER NOT EXISTS { ?a skos:broaderTransitive ?b }
     ("subclass-types", """CONSTRUCT { ?s a ?super }
 WHERE { ?c rdfs:subClassOf+ ?super . FILTER(isIRI(?super) && isIRI(?c) && ?super != ?c)
         ?s a ?c . FILTER NOT EXISTS { ?s a ?super } }"""),
+]
+
+
+#: Derived labels for observations that have none: "indicator — subject: value as stated",
+#: in English and French, from the labels of the indicator and of the area or organisation.
+LABEL_RULES: list[tuple[str, str]] = [
+    (f"observation-labels-{lang}", f"""CONSTRUCT {{ ?obs rdfs:label ?label }}
+WHERE {{ ?obs a <{{eco}}Observation> ; <{{eco}}indicator> ?ind ; <{{eco}}statedValueText> ?stated .
+        FILTER NOT EXISTS {{ ?obs rdfs:label ?existing FILTER(lang(?existing) = "{lang}") }}
+        {{ SELECT ?ind (SAMPLE(?l) AS ?indLabel) {{ ?ind skos:prefLabel ?l FILTER(lang(?l) = "{lang}") }} GROUP BY ?ind }}
+        {{ ?obs <{{eco}}refArea> ?subject }} UNION {{ ?obs <{{eco}}refOrganization> ?subject }}
+        OPTIONAL {{ SELECT ?subject (SAMPLE(?sl) AS ?subjectLabel)
+                    {{ ?subject rdfs:label ?sl FILTER(lang(?sl) = "{lang}" || lang(?sl) = "fr") }} GROUP BY ?subject }}
+        BIND(STRLANG(CONCAT(?indLabel, " — ", COALESCE(?subjectLabel, "?"), ": ", ?stated), "{lang}") AS ?label) }}""")
+    for lang in ("en", "fr")
 ]
 
 

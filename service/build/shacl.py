@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 SH_NS = str(SH)
 VIOLATION, WARNING, INFO = SH_NS + "Violation", SH_NS + "Warning", SH_NS + "Info"
+_RANK = {VIOLATION: 0, WARNING: 1, INFO: 2}
 _TYPE, _SUBCLASS = f"<{RDF.type}>", f"<{RDFS.subClassOf}>"
 _OPS = {"minInclusive": ">=", "maxInclusive": "<=", "minExclusive": ">", "maxExclusive": "<"}
 #: Constraints on each value node, in the order checks are generated.
@@ -135,13 +136,14 @@ class ValidationReport:
         return [r for r in self.results if r.severity == WARNING]
 
     def text(self, limit: int = 50) -> str:
-        """A summary line, then one line per result (at most ``limit``), grouped by shape."""
+        """A summary line, then one line per result (at most ``limit``, violations first), grouped by shape."""
         table = dict(self.prefixes)
         counts = (len(self.violations), len(self.warnings))
         others = len(self.results) - sum(counts)
         lines = [f"SHACL: {counts[0]} violation(s), {counts[1]} warning(s), {others} other result(s)"]
         shape = None
-        for r in self.results[:limit]:
+        # Violations first, so a failing build shows them even among many warnings.
+        for r in sorted(self.results, key=lambda r: _RANK.get(r.severity, 3))[:limit]:
             name = compact(r.shape, table)
             if r.shape != shape:
                 shape = r.shape
@@ -443,7 +445,8 @@ def validate(store: _Queryable, checks: list[Check], *, limit_per_check: int = 1
     """Run ``checks`` against the union of all graphs of ``store``.
 
     :param store: a ``pyoxigraph.Store`` (or anything with the same ``query``).
-    :param limit_per_check: results kept per check; the check is then listed as truncated.
+    :param limit_per_check: results kept per check; beyond it the rest is only counted and
+        the check is listed in ``truncated`` with the count.
     :returns: the report, results de-duplicated and sorted.
     :raises SyntaxError: if a check's query does not parse (a bad ``sh:select``).
     """
@@ -457,19 +460,20 @@ def validate(store: _Queryable, checks: list[Check], *, limit_per_check: int = 1
         # SHACL-SPARQL: without ?value, a node shape's result value is the focus node
         focus_is_value = check.path is None and check.component == _component("SPARQL")
         for solution in solutions:
-            row = {n: str(solution[n]) for n in names if solution[n] is not None}  # ?this: always bound
-            if kept == limit_per_check:
-                truncated.append(f"{compact(check.shape, table)} {check.component[len(SH_NS):]}")
-                log.warning("SHACL check truncated at %d results: %s", limit_per_check, truncated[-1])
-                break
             kept += 1
+            if kept > limit_per_check:
+                continue  # counted, not kept
+            row = {n: str(solution[n]) for n in names if solution[n] is not None}  # ?this: always bound
             value = row.get("value", row["this"] if focus_is_value else None)
             results.add(ValidationResult(row["this"], row.get("path", check.path), value, check.severity,
                                          _fill(row.get("message", check.message), row, table),
                                          check.shape, check.component))
+        if kept > limit_per_check:
+            truncated.append(f"{compact(check.shape, table)} {check.component[len(SH_NS):]}: "
+                             f"{limit_per_check} of {kept} results kept")
+            log.warning("SHACL check truncated: %s", truncated[-1])
         log.debug("SHACL %s %s: %d rows in %.3fs", check.shape, check.component, kept,
                   time.perf_counter() - started)
-    rank = {VIOLATION: 0, WARNING: 1, INFO: 2}
-    ordered = sorted(results, key=lambda r: (r.shape, rank.get(r.severity, 3), r.severity, r.focus,
+    ordered = sorted(results, key=lambda r: (r.shape, _RANK.get(r.severity, 3), r.severity, r.focus,
                                              r.path or "", r.component, r.value or "", r.message))
     return ValidationReport(ordered, tuple(truncated), tuple(sorted(table.items())))

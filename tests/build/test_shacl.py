@@ -65,7 +65,8 @@ EXPECTED: dict[str, set[tuple[str, str | None, str, str]]] = {
                   ("country/BE", None, "HasValue", VIOLATION)},
     "in": {("observation/o1", "eco:valueQualifier", "In", VIOLATION),
            ("observation/o1", "eco:status", "In", VIOLATION),
-           ("observation/o2", "eco:status", "In", VIOLATION)},
+           ("observation/o2", "eco:status", "In", VIOLATION),
+           ("observation/o2", "eco:rank", "In", VIOLATION)},
     "ranges": {("observation/s1", "eco:obsValue", "MinInclusive", VIOLATION),
                ("observation/s2", "eco:obsValue", "MaxInclusive", VIOLATION),
                ("observation/s3", "eco:obsValue", "MinInclusive", VIOLATION),
@@ -189,6 +190,15 @@ def test_report_value_messages_and_grouping() -> None:
     assert text.count("ecosh:ObservationShape:") == 1
 
 
+def test_report_text_shows_violations_first() -> None:
+    report = _report("severity")
+    assert [r.severity for r in report.results] == [VIOLATION, WARNING, WARNING, INFO]
+    assert report.text(limit=1).splitlines()[1:] == [
+        "ecosh:ObservationShape:",
+        f"  VIOLATION <{ID}observation/o1>  expected at least 1 value of eco:unit, found 0 (ecosh:ObservationShape)",
+        "  … 3 more results not shown"]
+
+
 def test_warnings_do_not_break_conformance() -> None:
     report = _report("sparql", "ok")
     assert report.conforms and report.results == []
@@ -202,8 +212,10 @@ def test_warnings_do_not_break_conformance() -> None:
 
 def test_limit_per_check_truncates() -> None:
     shapes, variants = _load("class")
-    report = validate(_store(variants["bad"]), compile_shapes(shapes), limit_per_check=1)
-    assert len(report.results) == 1 and len(report.truncated) == 1
+    checks = compile_shapes(shapes, prefixes={"ecosh": "http://kg.test/def/eco/shapes#"})
+    report = validate(_store(variants["bad"]), checks, limit_per_check=1)
+    assert len(report.results) == 1
+    assert report.truncated == ("ecosh:ObservationShape ClassConstraintComponent: 1 of 3 results kept",)
     assert "truncated" in report.text()
 
 

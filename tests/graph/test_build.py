@@ -74,6 +74,7 @@ def test_cli_build_is_deterministic_and_iris_are_stable(kg_config: dict[str, Any
     result = app.test_cli_runner().invoke(args=["build", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "Observations:" in result.output and "SHACL: conforms" in result.output
+    assert "ecosh:PeriodWarningShape" in result.output
     for name, digest in built_kg.dumps.items():
         assert hashlib.sha256((tmp_path / "dumps" / name).read_bytes()).hexdigest() == digest, name
     info = json.loads((tmp_path / "build-info.json").read_text())
