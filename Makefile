@@ -8,9 +8,10 @@ KG := $(VENV)/bin/territory-kg
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
+BROWSER_STAMP := $(VENV)/.browser-stamp
 GRAPH_INPUTS := $(shell find ontology graph_data -type f 2>/dev/null) $(wildcard service/build/*.py)
 
-.PHONY: run test setup build check clean
+.PHONY: run test setup build check clean bench bench-quick screenshots
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -25,6 +26,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Browser tests: Debian's Chromium (never 'playwright install') and Playwright for Python.
+$(BROWSER_STAMP): $(STAMP)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  || { echo "Chromium could not be installed (apt-get install chromium): the browser tests need /usr/bin/chromium" >&2; exit 1; }
+	@$(PY) -c 'import playwright' 2>/dev/null || $(PY) -m pip install -q 'playwright~=1.65.0'
+	@touch $@
+
 var/store/CURRENT: $(STAMP) $(NODE_STAMP) $(GRAPH_INPUTS)
 	$(KG) build
 
@@ -36,8 +44,20 @@ check: setup
 run: build
 	PORT=$(PORT) $(KG) serve --port $(PORT)
 
-test: setup
+test: setup $(BROWSER_STAMP)
 	$(PY) -m pytest -q
 
 clean:
 	rm -rf var
+
+screenshots: build $(BROWSER_STAMP)
+	$(PY) tests/e2e/browser.py docs/screenshots
+
+# Benchmark (issue 6; see bench/RESULTS.md). bench-quick: 100k only, the regression guard.
+bench: setup
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench.harness --scale 100000 --scale 1000000 --scale 5000000 --scale 10000000
+
+bench-quick: setup
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench.harness --scale 100000 --systems inproc,http,rdflib --warm 3 --wrk-seconds 5

@@ -22,8 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
     """
     from flask import Flask
 
-    from service import config, errors, store
-    from service.web import sparql
+    from service import catalogue, config, errors, store
+    from service.store import executor
+    from service.web import api, meta, pages, sparql
 
     app = Flask(__name__)
     app.config.from_mapping(config.DEFAULTS)
@@ -33,8 +34,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
     config.validate(app.config)
     config.init_logging(app.config)
     store.init_app(app)
+    executor.init_app(app)
     errors.register_error_handlers(app)
     app.register_blueprint(sparql.bp)
+    catalogue.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(meta.bp)
+    pages.init_app(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:

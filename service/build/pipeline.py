@@ -127,6 +127,10 @@ def compile_inputs(cfg: Mapping[str, Any], progress: Progress = _quiet) -> dict[
     progress(f"backbone ({backbone.package_version(package)}): {len(graphs[ns.graph('backbone')]):,} triples "
              f"in {time.perf_counter() - started:.1f}s")
 
+    for extra in cfg.get("EXTRA_NQUADS") or ():  # benchmark data (bench/generate.py): N-Quads, maybe gzipped
+        opener = gzip.open if str(extra).endswith(".gz") else open
+        with opener(extra, "rt", encoding="utf-8") as fh:
+            graphs.setdefault(ns.graph("bench"), []).extend(line.rstrip("\n") for line in fh if line.strip())
     graphs[ns.graph("metadata")] = _metadata_lines(ns, graphs)
     return {g: sorted(set(lines)) for g, lines in graphs.items()}
 

@@ -83,7 +83,14 @@ def _oxigraph(cfg: Mapping[str, Any]) -> GraphStore:
     return OxigraphStore.open(str(cfg["STORE_PATH"]), read_only=True)
 
 
-BACKENDS: dict[str, Callable[[Mapping[str, Any]], GraphStore]] = {"oxigraph": _oxigraph}
+def _remote(cfg: Mapping[str, Any]) -> GraphStore:
+    from service.config import namespaces
+    from service.store.remote import RemoteStore
+
+    return RemoteStore.from_config(cfg, graph_prefix=namespaces(cfg).graph(""))
+
+
+BACKENDS: dict[str, Callable[[Mapping[str, Any]], GraphStore]] = {"oxigraph": _oxigraph, "remote": _remote}
 
 
 def open_store(cfg: Mapping[str, Any]) -> GraphStore:

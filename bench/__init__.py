@@ -1,0 +1,1 @@
+"""territory-kg benchmark suite (issue 6)."""

@@ -1,0 +1,142 @@
+"""Fixtures for the /sparql tests: the W3C protocol data in an on-disk store, apps over it.
+
+The store holds ``data1.nt``…``data3.nt`` of the W3C SPARQL 1.1 Protocol test suite
+(``../shared/conformance/sparql11-protocol``), each in the named graph the manifest's
+``ut:graphData`` gives it (see ``tests/data/protocol/README.md``). It is written once,
+closed, then only ever opened read-only, by the apps and by their query workers.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from rdflib import Graph, Namespace
+from rdflib.namespace import RDFS
+
+from service import create_app
+from service.config import PROJECT_ROOT
+from service.store import executor
+
+PROTOCOL_DIR = PROJECT_ROOT.parent / "shared" / "conformance" / "sparql11-protocol"
+MANIFEST = PROTOCOL_DIR / "manifest.ttl"
+TEST_BASE = "http://kg.test/"
+UT = Namespace("http://www.w3.org/2009/sparql/tests/test-update#")
+
+
+def protocol_graphs() -> dict[Path, str]:
+    """Data file → graph IRI, as the manifest's ``ut:graphData`` entries pair them."""
+    manifest = Graph().parse(MANIFEST, format="turtle")
+    pairs = {}
+    for node in manifest.objects(None, UT.graphData):
+        pairs[Path(str(manifest.value(node, UT.graph)).removeprefix("file://"))] = str(manifest.value(node, RDFS.label))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def protocol_store_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An on-disk store with the protocol data, closed before anyone opens it read-only."""
+    import pyoxigraph as ox
+
+    path = tmp_path_factory.mktemp("protocol") / "store"
+    store = ox.Store(str(path))
+    graphs = protocol_graphs()
+    assert {p.name for p in graphs} == {"data1.nt", "data2.nt", "data3.nt"}, graphs
+    for data, iri in graphs.items():
+        store.load(path=str(data), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(iri))
+    store.flush()
+    del store
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def make_app(protocol_store_path: str) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**overrides)``: an app over the protocol store (in-process queries unless told)."""
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        app = create_app({"TESTING": True, "BASE_URI": TEST_BASE, "STORE_PATH": protocol_store_path,
+                          "QUERY_WORKERS": 0, "LOG_LEVEL": "WARNING", **overrides})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        executor.shutdown(app)
+
+
+@pytest.fixture(scope="session")
+def inproc_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture(scope="session")
+def pool_app(make_app: Callable[..., Flask]) -> Flask:
+    """Two killable query workers, a 2 s timeout."""
+    return make_app(QUERY_WORKERS=2, QUERY_TIMEOUT=2, QUERY_QUEUE_TIMEOUT=5)
+
+
+@pytest.fixture(scope="session", params=["in-process", "workers"])
+def engine_app(request: pytest.FixtureRequest, inproc_app: Flask, pool_app: Flask) -> Flask:
+    """The same tests over both execution paths."""
+    return inproc_app if request.param == "in-process" else pool_app
+
+
+@pytest.fixture()
+def live_server() -> Iterator[Callable[[Flask], str]]:
+    """``live_server(app)`` serves ``app`` on 127.0.0.1 (threaded werkzeug) and returns its /sparql URL."""
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def serve(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}/sparql"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class Canary:
+    """A TCP listener on 127.0.0.1 that counts the connections it is offered."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.count += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture()
+def canary() -> Iterator[Canary]:
+    listener = Canary()
+    yield listener
+    listener.close()
