@@ -187,9 +187,8 @@ def _real_package() -> Path | None:
     return next((p for p in REAL_CANDIDATES if (p / "data" / "communes.json").exists()), None)
 
 
-@pytest.mark.skipif(_real_package() is None,
-                    reason="@etalab/decoupage-administratif not installed (run 'npm ci' in the project)")
 def test_real_package_hauts_de_france() -> None:
+    assert _real_package() is not None, "@etalab/decoupage-administratif is missing: run 'make setup' (npm ci)"
     package = _real_package()
     assert package is not None
     assert package_version(package) == "6.0.0"

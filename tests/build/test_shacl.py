@@ -262,7 +262,6 @@ def test_non_shape_triples_are_ignored() -> None:
     assert compile_shapes(graph) == []
 
 
-@pytest.mark.skipif(not SHAPES_TTL.exists(), reason="ontology/shapes.ttl not written yet")
 def test_project_shapes_compile_entirely() -> None:
     # As in the build: shapes and ontology share one graph, so ontology triples must pass too.
     graph = Graph()
