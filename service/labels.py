@@ -59,7 +59,8 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("period", ("ReferencePeriod",), ()), ("concept", (), (SKOS + "Concept",)),
 )
 _IRI_KINDS = {"commune": "territory", "departement": "territory", "region": "territory", "country": "territory",
-              "epci": "territory", "territory": "territory", "site": "site", "organization": "organisation",
+              "epci": "territory", "collectivite-outre-mer": "territory", "territory": "territory", "site": "site",
+              "organization": "organisation",
               "industry": "industry", "indicator": "indicator", "observation": "observation",
               "excerpt": "excerpt", "document": "document", "source": "source", "gap": "gap",
               "programme": "programme", "label": "label", "period": "period", "record": "record",

@@ -67,7 +67,7 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "skos:editorialNote", "prov:wasGeneratedBy", "prov:wasAttributedTo", "prov:used",
                     "prov:wasAssociatedWith", "dcterms:license")),
 )
-_RANKS = ("Country", "Region", "Departement", "Intercommunality", "Commune")
+_RANKS = ("Country", "Region", "OverseasCollectivity", "Departement", "Intercommunality", "Commune")
 
 
 @lru_cache(maxsize=8)

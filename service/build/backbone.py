@@ -28,9 +28,14 @@ propre, INSEE's populations légales and La Poste's postal codes). Output, all i
   ``id:industry/all-activities`` and the indicator scheme are in the reference graph).
 
 Not emitted: chefs-lieux (no ontology term), arrondissements, EPT, ``zone`` and
-``typeLiaison``. Communes in no EPCI (a few islands) get no EPCI link. The overseas
-collectivities (``zone: "com"``) are typed as the package files them (in regions.json and
-departements.json) when all of France is imported.
+``typeLiaison``. Communes in no EPCI (a few islands) get no EPCI link.
+
+The overseas collectivities (``zone: "com"``: codes 975, 977, 978, 984, 986–989, the COG's
+collectivités d'outre-mer table) are filed by the package twice, as a "region" and as a
+"département" with the same code and name. They are neither: each becomes one
+``eco:OverseasCollectivity`` (``id:collectivite-outre-mer/{code}``, from its regions.json
+record) within the country, and its communes are directly within it. A region filter
+selects one by its code.
 
 Lines come out in a fixed order (records sorted by code), without duplicates in a run;
 the caller sorts them for byte-identical dumps. Nothing builds an rdflib graph: all of
@@ -54,6 +59,8 @@ __all__ = ["EXTERNAL_LINKS", "backbone_lines", "package_version"]
 log = logging.getLogger(__name__)
 
 DATASET = "decoupage-administratif"
+#: IRI kind of an overseas collectivity (``id:collectivite-outre-mer/975``).
+COM = "collectivite-outre-mer"
 FILES = ("regions", "departements", "epci", "communes")
 
 #: (kind, code) → [(SKOS mapping property, external IRI)]. Evidence in shared/design/ontology.md:
@@ -180,13 +187,21 @@ def backbone_lines(package_dir: Path, ns: Namespaces, *,
     yield w.q(country, "rdfs:label", literal("France", lang="fr"))
     yield w.q(country, "rdfs:label", literal("France", lang="en"))
     yield w.q(country, "skos:notation", literal("FR"))
-    counts = dict.fromkeys(("region", "departement", "epci", "commune"), 0)
+    counts = dict.fromkeys(("region", "departement", COM, "epci", "commune"), 0)
+    coms = {code for code, rec in region_recs.items() if rec.get("zone") == "com"}
+
+    def department(code: str) -> str:
+        """The IRI of a commune's "département": the collectivity itself for a COM."""
+        return w.id(COM, code) if code in coms else w.id("departement", code)
 
     for code, rec in sorted(region_recs.items()):
         if kept(code):
-            counts["region"] += 1
-            yield from _territory(w, "region", "Region", "regions", rec, [country])
+            kind, cls = (COM, "OverseasCollectivity") if code in coms else ("region", "Region")
+            counts[kind] += 1
+            yield from _territory(w, kind, cls, "regions", rec, [country])
     for rec in sorted(data["departements"][0], key=lambda r: r["code"]):
+        if rec["code"] in coms:
+            continue  # the same collectivity as its regions.json record
         if kept(rec["region"]):
             counts["departement"] += 1
             yield from _territory(w, "departement", "Departement", "departements", rec,
@@ -197,15 +212,15 @@ def backbone_lines(package_dir: Path, ns: Namespaces, *,
             continue
         counts["epci"] += 1
         deps, regs = {m["departement"] for m in members}, {m["region"] for m in members}
-        parent = (w.id("departement", *deps) if len(deps) == 1
-                  else w.id("region", *regs) if len(regs) == 1 else country)
+        parent = (department(*deps) if len(deps) == 1
+                  else w.id("region", *regs) if len(regs) == 1 and not regs & coms else country)
         yield from _territory(w, "epci", "Intercommunality", "epci", rec, [parent], siren=rec["code"])
         yield w.q(w.id("epci", rec["code"]), "dcterms:type", literal(rec["type"]))
     for code, rec in sorted(communes.items()):
         if not kept(rec["region"]):
             continue
         counts["commune"] += 1
-        parents = [w.id("departement", rec["departement"])]
+        parents = [department(rec["departement"])]
         if code in epci_of:
             parents.append(w.id("epci", epci_of[code]))
         yield from _territory(w, "commune", "Commune", "communes", rec, parents, siren=rec.get("siren"))

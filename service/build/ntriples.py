@@ -18,6 +18,7 @@ deterministic dumps easy.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 __all__ = ["iri", "literal", "quad", "XSD"]
@@ -25,7 +26,9 @@ __all__ = ["iri", "literal", "quad", "XSD"]
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
 _IRI_FORBIDDEN = set('<>"{}|^`\\ ') | {chr(c) for c in range(0x21)}
+_IRI_BAD = re.compile("[" + re.escape("".join(sorted(_IRI_FORBIDDEN))) + "]")
 
 
 def iri(value: str) -> str:
@@ -33,7 +36,7 @@ def iri(value: str) -> str:
 
     :raises ValueError: if the IRI holds a character N-Triples forbids.
     """
-    if not value or any(ch in _IRI_FORBIDDEN for ch in value):
+    if not value or _IRI_BAD.search(value):
         raise ValueError(f"not a valid IRI: {value!r}")
     return f"<{value}>"
 
@@ -48,7 +51,7 @@ def literal(value: object, *, datatype: str | None = None, lang: str | None = No
         lexical, datatype = _decimal_lexical(Decimal(str(value))), datatype or XSD + "decimal"
     else:
         lexical = str(value)
-    text = '"' + "".join(_ESCAPES.get(ch, ch) for ch in lexical) + '"'
+    text = '"' + lexical.translate(_ESCAPE_TABLE) + '"'
     if lang:
         return f"{text}@{lang}"
     if datatype and datatype != XSD + "string":

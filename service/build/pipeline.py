@@ -29,7 +29,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from service import __version__
-from service.build import backbone, curated, inference, shacl
+from service.build import backbone, curated, fixpoint, inference, shacl
 from service.build.ntriples import iri, literal, quad
 from service.config import backbone_regions, namespaces
 from service.iris import Namespaces
@@ -190,19 +190,7 @@ def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
         progress(f"loaded {sum(len(v) for v in graphs.values()):,} quads")
         lap("load")
 
-        inferred_graph = ox.NamedNode(ns.graph("inferred"))
-
-        def construct_into(query: str) -> int:
-            triples = {(t.subject, t.predicate, t.object) for t in
-                       store.query(query, use_default_graph_as_union=True)}  # type: ignore[union-attr]
-            store.extend([ox.Quad(s, p, o, inferred_graph) for s, p, o in triples])  # type: ignore[arg-type]
-            return len(triples)
-
-        report = inference.materialise(construct_into)
-        summary.inferred = {k: v for k, v in report.added.items()}
-        for name, rule in inference.LABEL_RULES:
-            summary.inferred[name] = construct_into(inference.PREFIXES + rule.replace("{eco}", ns.eco_ns))
-        progress(f"inferred {report.total:,} triples in {report.rounds} rounds")
+        inferred = _infer(store, ns, summary, progress)
         lap("inference")
 
         _validate(store, ns, graphs[ns.graph("ontology")], summary, progress)
@@ -213,7 +201,7 @@ def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
         store.optimize()
     finally:
         del store
-    summary.dumps = _write_dumps(staging, Path(cfg["DUMPS_DIR"]), graphs, ns, progress)
+    summary.dumps = _write_dumps(Path(cfg["DUMPS_DIR"]), graphs, inferred, ns, progress)
     lap("dumps")
 
     old = store_path.with_name(store_path.name + ".old")
@@ -226,6 +214,39 @@ def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
             "base": ns.base, "triples": summary.triples_per_graph, "dumps": summary.dumps}
     (store_path.parent / "build-info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def _bulk(store: ox.Store, lines: list[str]) -> None:
+    """Add N-Quads lines; those naming blank nodes of the store (whose loaders rename blank
+    nodes) are parsed, which keeps the labels, and inserted as they are."""
+    plain = [line for line in lines if "_:" not in line]
+    if plain:
+        store.bulk_load(("\n".join(plain) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+    if len(plain) < len(lines):
+        blank = "\n".join(line for line in lines if "_:" in line).encode()
+        store.extend(list(ox.parse(blank, format=ox.RdfFormat.N_QUADS)))
+
+
+def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Progress) -> list[str]:
+    """Materialise :data:`inference.RULES` (evaluated in Python, :mod:`fixpoint`) and the
+    derived labels into the inferred graph; returns its N-Quads lines, sorted."""
+    g = iri(ns.graph("inferred"))
+    triples, counts, passes = fixpoint.infer(store, [name for name, _ in inference.RULES])
+    lines = [f"{s} {p} {o} {g} ." for s, p, o in triples]
+    _bulk(store, lines)
+    summary.inferred = counts
+    for name, rule in inference.LABEL_RULES:
+        query = inference.PREFIXES + rule.replace("{eco}", ns.eco_ns)
+        answer = store.query(query, use_default_graph_as_union=True)
+        assert isinstance(answer, ox.QueryTriples), "a label rule is a CONSTRUCT"
+        data = answer.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+        new = sorted({f"{line[:-2]} {g} ." for line in data.decode("utf-8").splitlines() if line})
+        _bulk(store, new)
+        lines += new
+        summary.inferred[name] = len(new)
+    progress(f"inferred {len(lines):,} triples ({passes} pass{'es' * (passes > 1)})")
+    lines.sort()
+    return lines
 
 
 def _validate(store: ox.Store, ns: Namespaces, ontology_lines: list[str], summary: BuildSummary,
@@ -265,13 +286,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_dumps(store_dir: Path, dumps_dir: Path, graphs: Mapping[str, list[str]], ns: Namespaces,
+def _write_dumps(dumps_dir: Path, graphs: Mapping[str, list[str]], inferred: list[str], ns: Namespaces,
                  progress: Progress) -> dict[str, str]:
-    """Deterministic dumps: sorted N-Quads (all graphs, inferred included), Turtle and
-    JSON-LD of the asserted triples, and the ontology in Turtle; each with a ``.sha256``."""
-    store = ox.Store.read_only(str(store_dir))
-    inferred = sorted({str(q) + " ." for q in store.quads_for_pattern(None, None, None, ox.NamedNode(ns.graph("inferred")))})
-    del store
+    """Deterministic dumps: sorted N-Quads (all graphs, ``inferred`` lines included), Turtle
+    and JSON-LD of the asserted triples, and the ontology in Turtle; each with a ``.sha256``."""
     dumps_dir.mkdir(parents=True, exist_ok=True)
     all_lines = sorted(line for lines in graphs.values() for line in lines) + inferred
     all_lines.sort()
@@ -284,7 +302,9 @@ def _write_dumps(store_dir: Path, dumps_dir: Path, graphs: Mapping[str, list[str
                 fh.write(chunk)
         written[name] = _sha256(path)
 
-    gz_write("territory-kg.nq.gz", (line.encode() + b"\n" for line in all_lines))
+    # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
+    gz_write("territory-kg.nq.gz", ("".join(line + "\n" for line in all_lines[i:i + 65536]).encode()
+                                    for i in range(0, len(all_lines), 65536)))
     asserted = sorted({_as_triple(line) for lines in graphs.values() for line in lines})
     triples = list(ox.parse("\n".join(asserted).encode(), format=ox.RdfFormat.N_TRIPLES))
     prefixes = ns.prefixes()

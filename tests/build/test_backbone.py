@@ -202,3 +202,46 @@ def test_real_package_hauts_de_france() -> None:
         assert ask(store, f"id:commune/{code} a eco:Commune ; eco:directlyWithin id:departement/{code[:2]}")
     # CC Interrégionale Aumale - Blangy-sur-Bresle has members in regions 32 and 28
     assert ask(store, "id:epci/200069722 a eco:Intercommunality ; eco:directlyWithin id:country/FR")
+
+
+def test_real_package_overseas_collectivities() -> None:
+    """The COG's collectivités d'outre-mer are one eco:OverseasCollectivity each, not a région
+    plus a département, and their communes are directly within them."""
+    package = _real_package()
+    assert package is not None, "@etalab/decoupage-administratif is missing: run 'make setup' (npm ci)"
+    store = load([line for line in backbone_lines(package, NS, regions=None)
+                  if "/id/c" in line or "/id/region/" in line or "/id/departement/" in line])
+    assert values(store, "SELECT ?n WHERE { ?x a eco:OverseasCollectivity ; eco:inseeCode ?n }") == [
+        "975", "977", "978", "984", "986", "987", "988", "989"]
+    assert ask(store, """id:collectivite-outre-mer/975 rdfs:label "Saint-Pierre-et-Miquelon"@fr ;
+                         eco:directlyWithin id:country/FR .
+                         id:commune/97502 a eco:Commune ; eco:directlyWithin id:collectivite-outre-mer/975 .""")
+    assert not ask(store, "{ id:region/975 ?p ?o } UNION { id:departement/975 ?p ?o } "
+                          "UNION { ?s ?p id:departement/988 }")
+    # the five overseas départements (DROM) stay départements of their regions
+    assert ask(store, "id:departement/976 a eco:Departement ; eco:directlyWithin id:region/06")
+    assert len(values(store, "SELECT ?r WHERE { ?r a eco:Region }")) == 18
+    assert len(values(store, "SELECT ?d WHERE { ?d a eco:Departement }")) == 101
+
+
+def test_all_france_backbone_validates(tmp_path: Path) -> None:
+    """What ``KG_BACKBONE_REGIONS=all`` compiles (every input, all of France) passes the
+    project's SHACL shapes: no violation (the 3-digit COM codes used to fail)."""
+    from rdflib import Graph
+
+    from service.build import shacl
+    from service.build.pipeline import _as_triple, compile_inputs
+    from service.config import make_config
+
+    assert _real_package() is not None, "@etalab/decoupage-administratif is missing: run 'make setup' (npm ci)"
+    cfg = make_config({"BASE_URI": BASE, "STORE_PATH": str(tmp_path / "store"), "DUMPS_DIR": str(tmp_path / "d"),
+                       "BACKBONE_REGIONS": "all"})
+    graphs = compile_inputs(cfg)
+    assert len(graphs[NS.graph("backbone")]) > 1_000_000
+    store = ox.Store()
+    for graph_lines in graphs.values():
+        store.bulk_load(("\n".join(graph_lines) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+    shapes = Graph().parse(data="\n".join(_as_triple(line) for line in graphs[NS.graph("ontology")]), format="nt")
+    report = shacl.validate(store, shacl.compile_shapes(shapes, prefixes=NS.prefixes()), limit_per_check=100)
+    assert report.conforms, report.text()
+    assert ask(store, "id:collectivite-outre-mer/987 a eco:OverseasCollectivity")
