@@ -22,9 +22,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
     """
     from flask import Flask
 
-    from service import catalogue, config, errors, store
+    from service import catalogue, config, errors, store, writes
     from service.store import executor
-    from service.web import api, meta, pages, sparql
+    from service.web import api, fairuse, graphstore, meta, pages, sparql, update
+    from service.web import queryui
 
     app = Flask(__name__)
     app.config.from_mapping(config.DEFAULTS)
@@ -36,7 +37,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
     store.init_app(app)
     executor.init_app(app)
     errors.register_error_handlers(app)
+    fairuse.init_app(app)
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(queryui.bp)
+    writes.init_app(app)
+    app.register_blueprint(update.bp)
+    app.register_blueprint(graphstore.bp)
     catalogue.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(meta.bp)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from service.store import GraphStore
+    from service.store.executor import Engine
 
 __all__ = ["CatalogueError", "Param", "NamedQuery", "Catalogue", "Page", "PARAM_TYPES", "RESERVED",
            "DEFAULT_LIMIT", "MAX_LIMIT", "MAX_VALUE_LENGTH", "parse_query_file", "load_catalogue", "bind",
@@ -217,20 +218,47 @@ def graph_text(query: NamedQuery, terms: Mapping[str, str], limit: int, offset: 
     return page_construct(query.text, terms, limit, offset)
 
 
+_TSV, _NTRIPLES = "text/tab-separated-values", "application/n-triples"
+
+
 def run_table(store: GraphStore, query: NamedQuery, terms: Mapping[str, str], *, limit: int,
-              offset: int) -> Page:
+              offset: int, engine: Engine | None = None, max_rows: int = MAX_LIMIT + 1) -> Page:
     """One page of a table query's solutions (N-Triples terms), asking for one row more to
-    know whether a next page exists."""
-    rows = store.select(table_text(query, limit + 1, offset), bindings=dict(terms) or None)
-    return Page(limit, offset, len(rows) > limit, query.variables, rows[:limit])
+    know whether a next page exists.
+
+    :param engine: run through it (the ``/sparql`` engine: killable workers, hard timeout,
+        answer caps) rather than on ``store`` directly; ``max_rows`` is then its row cap.
+    """
+    if engine is None:
+        rows = store.select(table_text(query, limit + 1, offset), bindings=dict(terms) or None)
+        return Page(limit, offset, len(rows) > limit, query.variables, rows[:limit])
+    from service.store.executor import solutions_of
+
+    fetch = min(limit + 1, max_rows)  # a full page at the cap: the next page is probed instead
+
+    def solutions(size: int, start: int) -> list[dict[str, str]]:
+        out = engine.execute(table_text(query, size, start), _TSV, _NTRIPLES, bindings=dict(terms) or None,
+                             trusted=True)
+        return solutions_of(out)
+
+    rows = solutions(fetch, offset)
+    has_more = len(rows) > limit or (fetch == limit and len(rows) == limit and bool(solutions(1, offset + limit)))
+    return Page(limit, offset, has_more, query.variables, rows[:limit])
 
 
 def run_graph(store: GraphStore, query: NamedQuery, terms: Mapping[str, str], *, limit: int, offset: int,
-              media_type: str) -> Page:
-    """One page of a graph query, serialised as ``media_type`` (``text/turtle``…)."""
+              media_type: str, engine: Engine | None = None) -> Page:
+    """One page of a graph query, serialised as ``media_type`` (``text/turtle``…); through
+    ``engine`` if given (see :func:`run_table`)."""
     construct, probe = graph_text(query, terms, limit, offset)
-    out = store.execute(construct, result_format="application/sparql-results+json", graph_format=media_type)
-    has_more = bool(store.select(probe))
+    if engine is None:
+        out = store.execute(construct, result_format="application/sparql-results+json", graph_format=media_type)
+        has_more = bool(store.select(probe))
+    else:
+        from service.store.executor import solutions_of
+
+        out = engine.execute(construct, _TSV, media_type, trusted=True)
+        has_more = bool(solutions_of(engine.execute(probe, _TSV, _NTRIPLES, trusted=True)))
     return Page(limit, offset, has_more, body=out.body, media_type=out.media_type)
 
 

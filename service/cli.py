@@ -28,20 +28,36 @@ def _progress(message: str) -> None:
 
 @click.command("build")
 @click.option("--quiet", is_flag=True, help="Print only the summary.")
+@click.option("--target", type=click.Choice(["local", "remote"]), default="local", show_default=True,
+              help="remote: then replace the dataset's graphs in the KG_SPARQL_* store with the build, verified.")
 @with_appcontext
-def build_command(quiet: bool) -> None:
-    """Build the store, check it with SHACL and write the dumps."""
+def build_command(quiet: bool, target: str) -> None:
+    """Build the store, check it with SHACL and write the dumps (and load them into a remote store)."""
     from service.build.pipeline import BuildError, build
+    from service.build.remote import PublishError, check_remote, publish
 
     started = time.perf_counter()
+    progress = (lambda _m: None) if quiet else _progress
+    try:
+        if target == "remote":  # fail in a second on a wrong URL or credentials, not after the build
+            check_remote(current_app.config)
+    except PublishError as exc:
+        click.echo(f"Build not started: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"Building into {current_app.config['STORE_PATH']} (base {current_app.config['BASE_URI']})", err=True)
     try:
-        summary = build(current_app.config, progress=(lambda _m: None) if quiet else _progress)
+        summary = build(current_app.config, progress=progress)
     except BuildError as exc:
         click.echo(f"Build failed: {exc}", err=True)
         sys.exit(1)
     click.echo(summary.text())
     click.echo(f"Built in {time.perf_counter() - started:.1f}s")
+    if target == "remote":
+        try:
+            click.echo(publish(current_app.config, progress=progress).text())
+        except PublishError as exc:
+            click.echo(f"Remote load failed: {exc}", err=True)
+            sys.exit(1)
 
 
 @click.command("check")
@@ -82,9 +98,14 @@ def check_command() -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int) -> None:
     """Serve the built store with gunicorn (read-only, several workers)."""
+    from service.errors import StoreUnavailable
     from service.serve import serve
 
-    serve(host, port, workers)
+    try:
+        serve(host, port, workers)
+    except StoreUnavailable as exc:  # updates on: no store, or another writer holds it
+        click.echo(f"Cannot start: {exc.message}", err=True)
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- named queries and SPARQL

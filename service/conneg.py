@@ -31,7 +31,7 @@ from werkzeug.http import parse_accept_header
 
 from service.errors import BadQuery, NotAcceptable
 
-__all__ = ["Format", "FORMATS", "Kind", "negotiate", "by_media_type", "formats_of"]
+__all__ = ["Format", "FORMATS", "Kind", "negotiate", "by_media_type", "formats_of", "without_parameters"]
 
 Kind = Literal["results", "graph"]
 
@@ -109,10 +109,21 @@ def _lookup(value: str, kind: Kind) -> Format | None:
     return None
 
 
+def without_parameters(accept: MIMEAccept) -> MIMEAccept:
+    """``accept`` with media-type parameters dropped (werkzeug has already taken ``q`` out):
+    ``text/turtle; charset=utf-8`` asks for Turtle, whatever its parameters say.
+
+    >>> list(without_parameters(parse_accept_header("text/turtle; charset=utf-8;q=0.5, */*;q=0.1", MIMEAccept)))
+    [('text/turtle', 0.5), ('*/*', 0.1)]
+    """
+    return MIMEAccept([(value.split(";", 1)[0].strip(), quality) for value, quality in accept])
+
+
 def negotiate(accept: MIMEAccept | str | None, kind: Kind, format_param: str | None = None) -> str:
     """Choose the canonical media type of an answer.
 
     :param accept: the request's ``Accept`` (parsed or raw); missing or empty means ``*/*``.
+        Media-type parameters other than ``q`` (``charset``, ``profile``…) are ignored.
     :param kind: ``"results"`` or ``"graph"``.
     :param format_param: ``format=`` value(s); when given they win over ``Accept``. A
         comma-separated list (as SPARQLWrapper sends) is read in order: the first value
@@ -156,7 +167,7 @@ def negotiate(accept: MIMEAccept | str | None, kind: Kind, format_param: str | N
     if not parsed:
         return own[0].media_type
     candidates = [f.media_type for f in own] + [a for f in own for a in f.aliases]
-    match = parsed.best_match(candidates)
+    match = without_parameters(parsed).best_match(candidates)
     if match is None:
         noun = "RDF graph" if kind == "graph" else "result"
         raise NotAcceptable(f"None of the {noun} formats matches Accept: {str(parsed)[:200]}")

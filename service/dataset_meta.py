@@ -101,7 +101,8 @@ def _stamp(store_path: str | Path) -> tuple[int, int] | None:
 def per_build(name: str, compute: Callable[[], T]) -> T:
     """``compute()`` once per build of the current app's store, then cached under ``name``.
 
-    The cache is dropped as soon as ``build-info.json`` changes (one ``stat`` per call). Values
+    The cache is dropped as soon as ``build-info.json`` changes (one ``stat`` per call) or a
+    write is acknowledged (``app.extensions["kg_data_generation"]``, updates on). Values
     are computed under a re-entrant lock, so concurrent first requests compute once and a
     computation may itself use other per-build values.
     """
@@ -109,7 +110,7 @@ def per_build(name: str, compute: Callable[[], T]) -> T:
 
     ext = current_app.extensions
     lock: threading.RLock = ext.setdefault("kg_meta_lock", threading.RLock())  # nested per_build calls
-    stamp = _stamp(current_app.config["STORE_PATH"])
+    stamp = (_stamp(current_app.config["STORE_PATH"]), ext.get("kg_data_generation", 0))
     with lock:
         cache: dict[str, Any] = ext.setdefault("kg_meta_cache", {"stamp": stamp, "values": {}})
         if cache["stamp"] != stamp:
@@ -122,10 +123,24 @@ def per_build(name: str, compute: Callable[[], T]) -> T:
 
 
 def build_info() -> BuildInfo:
-    """The current app's :class:`BuildInfo` (cached per build)."""
+    """The current app's :class:`BuildInfo` (cached per build).
+
+    After writes (updates on) its ``tag`` also depends on this server's run and write count, and
+    ``built`` is the last write's time, so ETags and Last-Modified change with the data.
+    """
+    from dataclasses import replace
+
     from flask import current_app
 
-    return per_build("build-info", lambda: read_build_info(current_app.config["STORE_PATH"]))
+    def compute() -> BuildInfo:
+        info = read_build_info(current_app.config["STORE_PATH"])
+        writes = current_app.extensions.get("kg_data_writes")  # (run id, generation, last write time)
+        if not writes:
+            return info
+        tag = hashlib.sha256(f"{info.tag}|{writes[0]}|{writes[1]}".encode()).hexdigest()[:16]
+        return replace(info, tag=tag, built=writes[2] or info.built)
+
+    return per_build("build-info", compute)
 
 
 @dataclass(frozen=True)

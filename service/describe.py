@@ -280,9 +280,15 @@ def _in(iris: Iterable[str]) -> str:
     return ", ".join(f"<{i}>" for i in iris)
 
 
-def _each(props: Iterable[str]) -> str:
-    """``?s <p> ?o`` for each property, as a UNION with ``?p`` bound: index lookups, no scans."""
-    return " UNION ".join(f"{{ ?s <{p}> ?o BIND(<{p}> AS ?p) }}" for p in props)
+def _each(props: Iterable[str], subjects: str = "") -> str:
+    """``?s <p> ?o`` for each property, as a UNION with ``?p`` bound: index lookups, no scans.
+
+    ``subjects`` (the inside of a ``VALUES ?s`` block) is repeated in each branch: Virtuoso
+    7.2 does not join a ``VALUES`` block with a group of UNION branches after it, and
+    answers their cross product instead.
+    """
+    values = f"VALUES ?s {{ {subjects} }} " if subjects else ""
+    return " UNION ".join(f"{{ {values}?s <{p}> ?o BIND(<{p}> AS ?p) }}" for p in props)
 
 
 #: From a figure or statement to the resources its provenance and dimensions name.
@@ -313,23 +319,24 @@ def _details(store: GraphStore, ns: Namespaces, desc: Description, linked: set[s
     full = _values(sources)
     branches = []
     if near := _values(linked | set(desc.figures)):
-        branches.append(f"{{ VALUES ?s {{ {near} }} {{ {_each(_LABELS)} }} }}")
+        branches.append(_each(_LABELS, near))
     if types := _values(typed | set(desc.figures)):
         branches.append(f"{{ VALUES ?s {{ {types} }} ?s <{RDF}type> ?o BIND(<{RDF}type> AS ?p) }}")
     if full:
         branches.append(f"{{ VALUES ?s {{ {full} }} ?s ?p ?o }}")
+    # A UNION branch that is a lone VALUES block loses its rows on Virtuoso 7.2 (see
+    # tests/store/test_contract.py): every VALUES block here is joined with a pattern.
     for props, preds, own, extra in ((_LABELS, hop, own_hop, not_vocab), (first_props, first, own_first, "")):
-        starts = [f"{{ VALUES ?f {{ {full} }} ?f ?h ?s FILTER(?h IN ({_in(preds)})) }}"] if full else []
+        if full:
+            branches.append(f"{{ {{ SELECT DISTINCT ?s WHERE {{ VALUES ?f {{ {full} }} ?f ?h ?s "
+                            f"FILTER(?h IN ({_in(preds)})) {extra} }} }} {{ {_each(props)} }} }}")
         if own_values := _values(own):
-            starts.append(f"{{ VALUES ?s {{ {own_values} }} }}")
-        if starts:
-            branches.append(f"{{ {{ SELECT DISTINCT ?s WHERE {{ {{ {' UNION '.join(starts)} }} {extra} }} }} "
-                            f"{{ {_each(props)} }} }}")
-    mids = [f"{{ VALUES ?f {{ {full} }} ?f ?h ?m FILTER(?h IN ({_in(first)})) }}"] if full else []
+            branches.append(f"{{ {{ {_each(props, own_values)} }} {extra} }}")
+    mids = [f"VALUES ?f {{ {full} }} ?f ?h ?m FILTER(?h IN ({_in(first)}))"] if full else []
     if own_mids := _values(own_first):
-        mids.append(f"{{ VALUES ?m {{ {own_mids} }} }}")
-    if mids:
-        branches.append(f"{{ {{ SELECT DISTINCT ?s WHERE {{ {{ {' UNION '.join(mids)} }} ?m ?h2 ?s "
+        mids.append(f"VALUES ?m {{ {own_mids} }}")
+    for mid in mids:
+        branches.append(f"{{ {{ SELECT DISTINCT ?s WHERE {{ {mid} ?m ?h2 ?s "
                         f"FILTER(?h2 IN (<{PROV}wasQuotedFrom>, <{DCT}publisher>)) }} }} "
                         f"{{ {_each((*_LABELS, ns.eco('sha256')))} }} }}")
     if not branches:

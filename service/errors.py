@@ -14,9 +14,12 @@
     │   ├── QueryTimeout    503  a query ran past its hard timeout (its worker was killed)
     │   ├── Busy            503  no free query worker in time (sends Retry-After)
     │   ├── UpstreamError   502  the remote engine is unreachable, failed or answered incompletely
-    │   └── UpstreamTimeout 504  the remote engine did not answer within the read timeout
+    │   ├── UpstreamTimeout 504  the remote engine did not answer within the read timeout
+    │   └── InsufficientStorage 507  a write found the store's disk full (reads go on)
+    ├── Unauthorized        401  a write without a valid bearer token (sends WWW-Authenticate)
     ├── ReadOnly            403  a write on a read-only service
-    └── PayloadTooLarge     413  a parameter, query or body beyond the size limit
+    ├── PayloadTooLarge     413  a parameter, query or body beyond the size limit
+    └── TooManyRequests     429  a client over its fair-use limits (sends Retry-After)
 
 Each class carries its HTTP ``status`` and a default message; ``retry_after`` (seconds), when
 set on a class or an instance, becomes a ``Retry-After`` header. Library errors are
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["KGError", "NotFound", "BadQuery", "BadParameter", "NotAcceptable", "StoreUnavailable",
            "UpstreamError", "UpstreamTimeout", "ReadOnly", "register_error_handlers", "PayloadTooLarge",
-           "UnsupportedMediaType", "QueryRefused", "ResultTooLarge", "QueryTimeout", "Busy"]
+           "UnsupportedMediaType", "QueryRefused", "ResultTooLarge", "QueryTimeout", "Busy", "Unauthorized",
+           "TooManyRequests", "InsufficientStorage"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,25 @@ class UpstreamTimeout(StoreUnavailable):
     default = "The remote SPARQL engine did not answer in time."
 
 
+class InsufficientStorage(StoreUnavailable):
+    status = 507
+    default = ("The server's storage is full: the write was not applied. Reads go on; writes resume once "
+               "space is freed.")
+
+
+class Unauthorized(KGError):
+    """A write without a valid bearer token; ``challenge`` is the ``WWW-Authenticate`` value."""
+
+    status = 401
+    default = "A bearer token is required."
+    challenge = 'Bearer realm="territory-kg"'
+
+    def __init__(self, message: str | None = None, *, challenge: str | None = None) -> None:
+        super().__init__(message)
+        if challenge is not None:
+            self.challenge = challenge
+
+
 class ReadOnly(KGError):
     status = 403
     default = "The server is read-only."
@@ -132,6 +155,12 @@ class ReadOnly(KGError):
 class PayloadTooLarge(KGError):
     status = 413
     default = "The request is too large."
+
+
+class TooManyRequests(KGError):
+    status = 429
+    default = "Too many requests from this client; retry later."
+    retry_after = 1
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -149,6 +178,8 @@ def register_error_handlers(app: Flask) -> None:
         resp = plain(exc.message, exc.status)
         if exc.retry_after is not None:
             resp.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            resp.headers["WWW-Authenticate"] = exc.challenge
         return resp
 
     @app.errorhandler(HTTPException)

@@ -26,7 +26,8 @@ PARAM_TYPES = ("iri", "string", "integer", "decimal", "year", "language")
 #: Longest accepted parameter value, in characters (longer: 413).
 MAX_VALUE_LENGTH = 2_000
 
-_ABSOLUTE = re.compile(r"https?://[^\s<>\"{}|\\^`\x00-\x1f\x7f/?#]+(?:[/?#][^\s<>\"{}|\\^`\x00-\x1f\x7f]*)?")
+# No controls (C0, DEL, C1: RFC 3987 excludes them, and pyoxigraph refuses such IRIs).
+_ABSOLUTE = re.compile(r"https?://[^\s<>\"{}|\\^`\x00-\x1f\x7f-\x9f/?#]+(?:[/?#][^\s<>\"{}|\\^`\x00-\x1f\x7f-\x9f]*)?")
 _SHORT = re.compile(r"[a-z][a-z0-9-]*/[A-Za-z0-9_.~%+-]+(?:/[A-Za-z0-9_.~%+-]+)*")
 _CURIE = re.compile(r"([a-z][a-z0-9]*):([A-Za-z0-9_][A-Za-z0-9_.~%+/-]*)")
 _LEXICAL = {

@@ -1,4 +1,14 @@
-"""Production serving: gunicorn workers, each opening the store read-only."""
+"""Production serving: gunicorn workers, each opening the store read-only.
+
+With updates on (``KG_UPDATES=on``) and the embedded store, the store has a single writer
+(:mod:`service.store.writer`), so gunicorn runs one worker process with more threads
+instead of several processes; queries still run in the killable query workers.
+
+Each gunicorn worker starts its own pool of query processes on its first ``/sparql``
+query (:mod:`service.store.executor`). The ``worker_exit`` hook closes that pool when the
+worker leaves (restart, timeout, SIGTERM to the server) and ``on_exit`` any pool of the
+arbiter, so a stopped server leaves no process behind.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve"]
+__all__ = ["serve", "worker_exit", "on_exit"]
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -24,7 +34,61 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
+def _close_pools(app: Any = None) -> None:
+    """Stop this process's query workers (the app's pool, then any other) and reap them."""
+    from service.store import executor
+
+    if app is not None and hasattr(app, "extensions"):
+        executor.shutdown(app)
+    executor._close_all()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook, run in the exiting worker: close its query-executor pool."""
+    _close_pools(getattr(worker, "wsgi", None))
+
+
+def on_exit(server: Any) -> None:
+    """gunicorn hook, run in the arbiter just before it exits."""
+    _close_pools()
+
+
 def serve(host: str, port: int, workers: int) -> None:
-    """Run gunicorn on ``host:port`` with ``workers`` threaded workers until stopped."""
-    _Server({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
-             "timeout": 60, "graceful_timeout": 20, "accesslog": "-"}).run()
+    """Run gunicorn on ``host:port`` with ``workers`` threaded workers until stopped.
+
+    With updates on over the embedded store: one worker with ``4 * workers`` threads.
+
+    :raises service.errors.StoreUnavailable: updates are on and the store is missing, or another
+        process holds its write lock (the message names the store and the holder).
+    """
+    import logging
+
+    from service import create_app
+    from service.serve_worker import worker_class
+
+    threads = 4
+    cfg = create_app().config  # the store opens lazily: this only reads and checks the settings
+    service_log = logging.getLogger("service")
+    if not service_log.handlers:  # gunicorn sets up only its own loggers: without this, INFO lines
+        handler = logging.StreamHandler()  # (one audit line per write…) would be dropped
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+                                               "%Y-%m-%d %H:%M:%S %z"))
+        service_log.addHandler(handler)
+        service_log.propagate = False
+    if cfg["UPDATES"] and cfg["BACKEND"] == "oxigraph":
+        # Fail fast, before binding the port, if another writer holds the store (F5 in docs/hardening.md).
+        from service.store.lock import ensure_unlocked
+        from service.store.oxigraph import OxigraphStore
+
+        OxigraphStore.check_exists(str(cfg["STORE_PATH"]))
+        ensure_unlocked(str(cfg["STORE_PATH"]))
+    if cfg["UPDATES"] and cfg["BACKEND"] == "oxigraph" and workers != 1:
+        logging.getLogger(__name__).warning("updates are on: serving with 1 worker process (the store's single "
+                                            "writer) and %d threads instead of %d processes", 4 * workers, workers)
+        workers, threads = 1, 4 * workers
+    # A bounded time to send a request head (F10, slowloris): service/serve_worker.py; 0 keeps plain gthread.
+    head_timeout = cfg["REQUEST_HEAD_TIMEOUT"]
+    worker: Any = worker_class(head_timeout) if head_timeout > 0 else "gthread"
+    _Server({"bind": f"{host}:{port}", "workers": workers, "worker_class": worker, "threads": threads,
+             "timeout": 60, "graceful_timeout": 20, "accesslog": "-",
+             "worker_exit": worker_exit, "on_exit": on_exit}).run()

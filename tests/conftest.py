@@ -16,6 +16,9 @@ from service.config import make_config
 
 TEST_BASE = "http://kg.test/"
 
+# Private Virtuoso instances (``virtuoso``, ``kg_virtuoso``), started only when a test asks.
+pytest_plugins = ["tests.conftest_virtuoso"]
+
 
 @pytest.fixture(scope="session")
 def kg_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

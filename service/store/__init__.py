@@ -76,18 +76,48 @@ class GraphStore(Protocol):
         """Release the store."""
         ...
 
+    # Writes and the Graph Store protocol: only where ``supports_update`` is true (else ReadOnly).
+
+    def update(self, update: str, *, base_iri: str | None = None) -> None:
+        """Run a SPARQL 1.1 update, entirely or not at all.
+
+        :raises service.errors.BadQuery: a syntax error or a failed operation (nothing written).
+        :raises service.errors.QueryRefused: ``LOAD`` or ``SERVICE``.
+        """
+        ...
+
+    def has_graph(self, iri: str | None) -> bool:
+        """Whether the graph exists (``None``: the default graph)."""
+        ...
+
+    def graph(self, iri: str | None, media_type: str, max_bytes: int) -> bytes | None:
+        """One graph serialised as ``media_type``, or ``None`` if it does not exist."""
+        ...
+
+    def write_graph(self, iri: str | None, parts: list[tuple[bytes, str]], *, replace: bool) -> bool:
+        """Replace or extend a graph with uploaded ``(body, media type)`` documents; ``True`` if created."""
+        ...
+
+    def drop_graph(self, iri: str | None) -> bool:
+        """Delete a graph (empty the default one); ``True`` if it existed."""
+        ...
+
 
 def _oxigraph(cfg: Mapping[str, Any]) -> GraphStore:
     from service.store.oxigraph import OxigraphStore
 
+    if cfg.get("UPDATES"):  # one writer process; readers use its published generations
+        from service.store.live import LiveStore
+
+        return LiveStore.open(cfg)
     return OxigraphStore.open(str(cfg["STORE_PATH"]), read_only=True)
 
 
 def _remote(cfg: Mapping[str, Any]) -> GraphStore:
-    from service.config import namespaces
+    from service.config import remote_graph_prefix
     from service.store.remote import RemoteStore
 
-    return RemoteStore.from_config(cfg, graph_prefix=namespaces(cfg).graph(""))
+    return RemoteStore.from_config(cfg, graph_prefix=remote_graph_prefix(cfg))
 
 
 BACKENDS: dict[str, Callable[[Mapping[str, Any]], GraphStore]] = {"oxigraph": _oxigraph, "remote": _remote}

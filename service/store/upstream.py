@@ -83,6 +83,9 @@ class _TimedConnection:
         sock = getattr(self, "sock", None)
         if sock is not None:
             sock.settimeout(self.read_timeout)
+            # http.client forgets the socket once a "Connection: close" response is open
+            # (the response reads it on its own); the watchdog still needs it.
+            self.raw_sock = sock
 
 
 class _HTTP(_TimedConnection, http.client.HTTPConnection):
@@ -128,9 +131,10 @@ class _Exchange(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
     def expire(self) -> None:
         self.expired = True
         for conn in self.connections:
-            if conn.sock is not None:
+            sock = conn.sock or getattr(conn, "raw_sock", None)
+            if sock is not None:
                 try:
-                    conn.sock.shutdown(socket.SHUT_RDWR)
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 

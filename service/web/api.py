@@ -16,16 +16,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MIMEAccept, MultiDict
 from werkzeug.http import HTTP_STATUS_CODES
 
-from service import __version__
+from service import __version__, conneg
 from service.catalogue import (MAX_LIMIT, NamedQuery, Page, bind, get_catalogue, paging, run_graph, run_table)
 from service.errors import BadParameter, KGError, NotAcceptable
 from service.results import to_csv, to_records, to_sparql_json, to_tsv
 from service.store import get_store
+from service.store.executor import get_engine
 from service.web.openapi import MEDIA_TYPES, openapi_document, query_summary
+from service.web.cache import cached
 
 __all__ = ["bp", "TABLE_FORMATS", "GRAPH_FORMATS", "choose_format", "run_named", "triples_table"]
 
@@ -52,6 +54,8 @@ def choose_format(returns: str, accept: MIMEAccept | None, format_param: str | N
     ('csv', 'text/csv')
     >>> choose_format("graph", MIMEAccept([("application/ld+json", 1)]), None)
     ('jsonld', 'application/ld+json')
+    >>> choose_format("table", MIMEAccept([("application/json; charset=utf-8", 1)]), None)
+    ('records', 'application/json')
     """
     table = TABLE_FORMATS if returns == "table" else GRAPH_FORMATS
     if format_param:
@@ -66,7 +70,7 @@ def choose_format(returns: str, accept: MIMEAccept | None, format_param: str | N
         name = next(iter(table))
         return name, table[name]
     offered = list(table.values()) + (["application/json"] if returns == "graph" else [])
-    match = accept.best_match(offered)
+    match = conneg.without_parameters(accept).best_match(offered)  # "application/json; charset=utf-8" too
     if match is None:
         raise NotAcceptable(f"This query answers in {', '.join(table.values())}; none matches Accept.")
     if match == "application/json" and returns == "graph":
@@ -91,21 +95,26 @@ def triples_table(ntriples: bytes) -> list[dict[str, str]]:
 
 def run_named(query: NamedQuery, args: Mapping[str, str], format_name: str, media_type: str,
               limit: int, offset: int) -> tuple[bytes, Page]:
-    """Bind ``args``, run one page of ``query`` on the app's store and serialise it.
+    """Bind ``args``, run one page of ``query`` and serialise it.
+
+    The query runs through the ``/sparql`` engine (:func:`service.store.executor.get_engine`):
+    in a killable worker with the hard timeout and answer caps (503/422), without the
+    pre-flight (the catalogue was validated at startup, parameters are bound as RDF terms).
 
     :raises BadParameter: see :func:`service.catalogue.bind`.
     """
     terms = bind(query, args)
-    store = get_store()
+    store, engine = get_store(), get_engine()  # the /sparql engine: hard timeout and answer caps
     if query.returns == "graph":
         rdf_type = media_type if format_name not in ("csv", "tsv") else GRAPH_FORMATS["ntriples"]
-        page = run_graph(store, query, terms, limit=limit, offset=offset, media_type=rdf_type)
+        page = run_graph(store, query, terms, limit=limit, offset=offset, media_type=rdf_type, engine=engine)
         if format_name not in ("csv", "tsv"):
             return page.body, page
         variables: tuple[str, ...] = ("subject", "predicate", "object")
         rows = triples_table(page.body)
     else:
-        page = run_table(store, query, terms, limit=limit, offset=offset)
+        page = run_table(store, query, terms, limit=limit, offset=offset, engine=engine,
+                         max_rows=int(current_app.config["QUERY_MAX_ROWS"]))
         variables, rows = page.variables, page.rows
     if format_name == "json":
         body = json.dumps(to_sparql_json(variables, rows), ensure_ascii=False)
@@ -145,9 +154,15 @@ def run_query(name: str) -> Response:
     args = _single_args()
     format_name, media_type = choose_format(query.returns, request.accept_mimetypes or None, args.get("format"))
     limit, offset = paging(args.get("limit"), args.get("offset"))
+    key = ("api", name, tuple(sorted(args.items())), format_name, media_type, limit, offset)
+    return cached(key, lambda: _answer(query, args, format_name, media_type, limit, offset))
+
+
+def _answer(query: NamedQuery, args: Mapping[str, str], format_name: str, media_type: str,
+            limit: int, offset: int) -> Response:
     started = time.perf_counter()
     body, page = run_named(query, args, format_name, media_type, limit, offset)
-    log.info("named query %s: %s page at %d in %.3fs", name, format_name, offset, time.perf_counter() - started)
+    log.info("named query %s: %s page at %d in %.3fs", query.name, format_name, offset, time.perf_counter() - started)
     resp = Response(body, mimetype=media_type)  # text/* types get "; charset=utf-8"
     links = []
     if page.has_more:
@@ -185,7 +200,7 @@ def _headers(resp: Response) -> Response:
 def _problem(exc: KGError) -> Response:
     """Errors under ``/api`` as RFC 9457 problem details with a stable ``code``."""
     codes = {400: "bad-request", 404: "not-found", 406: "not-acceptable", 413: "too-large",
-             503: "store-unavailable"}
+             429: "too-many-requests", 503: "store-unavailable"}
     body: dict[str, Any] = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(exc.status, "Error"),
                             "status": exc.status, "detail": exc.message,
                             "code": getattr(exc, "code", None) or codes.get(exc.status, "error")}

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from service import conneg, dataset_meta, i18n
@@ -143,9 +144,28 @@ def _cached(variant: str, make: Callable[[], Response], vary: Iterable[str] = ()
 
 def _html(template: str, variant: str, **context: Any) -> Response:
     lang = _lang()
-    return _cached(f"{HTML}|{lang}|{variant}",
+    resp = _cached(f"{HTML}|{lang}|{variant}",
                    lambda: Response(render_template(template, lang=lang, ui=i18n.UI[lang], **context),
                                     mimetype=HTML), vary=("Accept", "Accept-Language", "Cookie"))
+    return _remember_language(resp)
+
+
+def _remember_language(resp: Response) -> Response:
+    """Set the ``lang`` cookie when ``?lang=`` chose a language, as resource pages do: the
+    choice made with the switch holds on every later page, of either blueprint."""
+    asked = (request.args.get("lang") or "").strip().lower()
+    if asked in i18n.LANGS and request.cookies.get(i18n.COOKIE) != asked:
+        resp.set_cookie(i18n.COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=False,
+                        path=request.script_root or "/")
+        resp.cache_control.public = False
+        resp.cache_control.private = True
+    return resp
+
+
+def _accept() -> MIMEAccept:
+    """The request's ``Accept`` without media-type parameters (:func:`service.conneg.without_parameters`):
+    ``text/html; charset=utf-8`` asks for HTML, where werkzeug's ``best_match`` would match nothing."""
+    return conneg.without_parameters(request.accept_mimetypes)
 
 
 def _choose(html_first: bool, ext: str | None = None) -> str:
@@ -167,7 +187,7 @@ def _choose(html_first: bool, ext: str | None = None) -> str:
         offers = [HTML, *RDF_TYPES] if html_first else [*RDF_TYPES, HTML]
         if not request.accept_mimetypes:
             return offers[0]
-        best = request.accept_mimetypes.best_match(offers)
+        best = _accept().best_match(offers)
         chosen = best or conneg.negotiate(request.accept_mimetypes, "graph")
     if chosen not in (HTML, *RDF_TYPES):
         raise NotAcceptable()
@@ -288,7 +308,7 @@ def search() -> Response:
     """
     q = check_query(request.args.get("q"))
     wants_json = request.path.endswith(".json") or request.args.get("format") == "json" or (
-        request.accept_mimetypes.best_match([HTML, JSON]) == JSON)
+        _accept().best_match([HTML, JSON]) == JSON)
     if wants_json:
         limit, offset = _int_arg("limit", 20, 100), _int_arg("offset", 0, 1_000_000)
         return _cached(f"search|{JSON}|{_lang()}|{q}|{limit}|{offset}",
@@ -380,7 +400,7 @@ def dumps_index() -> Response:
     """The dumps with size and SHA-256: HTML, or JSON (``/dumps.json``, ``Accept``, ``?format=json``)."""
     ns, dumps = _ns(), _dumps()
     if request.path.endswith(".json") or request.args.get("format") == "json" or (
-            request.accept_mimetypes.best_match([HTML, JSON]) == JSON):
+            _accept().best_match([HTML, JSON]) == JSON):
         return _cached(f"dumps|{JSON}", lambda: jsonify({"dumps": [
             {"name": d.name, "url": f"/dumps/{d.name}", "downloadURL": f"{ns.base}dumps/{d.name}",
              "bytes": d.size, "sha256": d.sha256, "checksumURL": f"/dumps/{d.checksum_name}",

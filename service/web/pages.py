@@ -231,7 +231,8 @@ def _not_found(html: bool) -> Response:
 
 def _wants_html() -> bool:
     graph = [f.media_type for f in conneg.formats_of("graph") if f.media_type in _EXT.values()]
-    best = request.accept_mimetypes.best_match([HTML, "application/xhtml+xml", *graph])
+    # parameters dropped: "text/html; charset=utf-8" asks for HTML (werkzeug would match nothing)
+    best = conneg.without_parameters(request.accept_mimetypes).best_match([HTML, "application/xhtml+xml", *graph])
     return best in (HTML, "application/xhtml+xml") or not request.accept_mimetypes
 
 

@@ -1,11 +1,13 @@
-"""Blueprint ``sparql``: the SPARQL 1.1 Protocol at ``/sparql``, ``/update`` and the service description.
+"""Blueprint ``sparql``: the SPARQL 1.1 Protocol at ``/sparql`` and the service description.
 
 ``/sparql`` follows the W3C SPARQL 1.1 Protocol:
 
 * a query by ``GET ?query=``, by ``POST`` ``application/x-www-form-urlencoded``
   (``query=``; ``default-graph-uri``/``named-graph-uri`` in the URL or the body), or by
   ``POST`` ``application/sparql-query`` (the dataset parameters in the URL);
-* no dataset parameters: the default graph is the union of the named graphs;
+* the dataset: ``default-graph-uri``/``named-graph-uri`` when given (overriding the query's
+  ``FROM``/``FROM NAMED``), else the query's own, else the union of the named graphs as the
+  default graph (:func:`service.store.oxigraph.dataset_options`);
 * the answer's format by ``Accept`` (q-values) or ``format=`` (:mod:`service.conneg`),
   with ``Vary: Accept``; CORS for any origin (``GET``/``POST`` and the preflight);
 * errors as short ``text/plain`` bodies: two queries, an empty one, a query both in the
@@ -14,8 +16,7 @@
   :mod:`service.sparql_guard` and :mod:`service.store.executor` → 413/422/503;
 * ``GET`` without a query: the SPARQL Service Description (Turtle, RDF/XML, JSON-LD…).
 
-``/update`` answers every update with 403 "The server is read-only" and no CORS header:
-SPARQL 1.1 Update behind a bearer token is later work (issue 3).
+Updates are :mod:`service.web.update` (``/update``), graphs :mod:`service.web.graphstore`.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import conneg
-from service.errors import BadQuery, NotAcceptable, PayloadTooLarge, ReadOnly, UnsupportedMediaType
+from service.errors import BadQuery, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
 from service.sparql_guard import screen
 from service.store import Dataset, get_store
 from service.store.executor import get_engine, named_graphs
+from service.web.cache import cached
 
 if TYPE_CHECKING:
     import rdflib
@@ -166,14 +168,15 @@ def query() -> Response:
         return _describe(req.format)
     screened = screen(req.query, int(cfg["QUERY_MAX_BYTES"]), cfg["SERVICE_ALLOWLIST"])
     result_type, graph_type = _formats(screened.kind, req.format)
-    out = get_engine().execute(req.query, result_type, graph_type, req.dataset)
-    return Response(out.body, mimetype=out.media_type)
+    text = req.query
 
+    def run() -> Response:
+        out = get_engine().execute(text, result_type, graph_type, req.dataset)
+        return Response(out.body, mimetype=out.media_type)
 
-@bp.route("/update", methods=["POST"])
-def update() -> Response:
-    """SPARQL 1.1 Update: always 403 for now, the server is read-only (updates are later work)."""
-    raise ReadOnly()
+    # the key: the text, the dataset, and the media type negotiated for this kind of answer
+    media = {"results": (result_type,), "graph": (graph_type,)}.get(screened.kind or "", (result_type, graph_type))
+    return cached(("sparql", text, req.dataset.default_graphs, req.dataset.named_graphs, *media), run)
 
 
 @bp.after_request
@@ -189,17 +192,25 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
-def service_description(endpoint: str, base: str, graphs: Iterable[str]) -> rdflib.Dataset:
+def service_description(endpoint: str, base: str, graphs: Iterable[str],
+                        update_endpoint: str | None = None) -> rdflib.Dataset:
     """The SPARQL 1.1 Service Description of ``endpoint`` as an rdflib ``Dataset`` (default graph).
 
     :param base: the configured ``BASE_URI``; the VoID description is ``{base}.well-known/void``.
     :param graphs: the store's named graphs.
+    :param update_endpoint: with updates on, the update endpoint: described as a second
+        ``sd:Service`` (``sd:supportedLanguage sd:SPARQL11Update``) over the same dataset,
+        since ``endpoint`` itself refuses updates.
 
     >>> sd = service_description("http://kg.test/sparql", "http://kg.test/", ["urn:g"])
     >>> from rdflib import URIRef
     >>> (None, URIRef("http://www.w3.org/ns/sparql-service-description#endpoint"),
     ...  URIRef("http://kg.test/sparql")) in sd.default_graph
     True
+    >>> sd = service_description("http://kg.test/sparql", "http://kg.test/", [], "http://kg.test/update")
+    >>> language = URIRef("http://www.w3.org/ns/sparql-service-description#supportedLanguage")
+    >>> sorted(str(o).rsplit("#")[1] for o in sd.default_graph.objects(None, language))
+    ['SPARQL11Query', 'SPARQL11Update']
     """
     from rdflib import RDF, RDFS, BNode, Dataset, Namespace, URIRef
 
@@ -229,26 +240,36 @@ def service_description(endpoint: str, base: str, graphs: Iterable[str]) -> rdfl
         g.add((dataset, sd.namedGraph, named))
         g.add((named, RDF.type, sd.NamedGraph))
         g.add((named, sd.name, URIRef(name)))
+    if update_endpoint is not None:
+        updates = BNode("update-service")
+        g.add((updates, RDF.type, sd.Service))
+        g.add((updates, sd.endpoint, URIRef(update_endpoint)))
+        g.add((updates, sd.supportedLanguage, sd.SPARQL11Update))
+        g.add((updates, sd.defaultDataset, dataset))
+        g.add((updates, RDFS.seeAlso, description))
     return data
 
 
 def render_query_ui(description: str) -> Response | None:
-    """Hook for the browser query page (YASGUI, later work in issue 3).
+    """The browser query page for a browser's ``GET /sparql``: YASGUI (:mod:`service.web.queryui`).
 
-    Return the page for a browser's ``GET /sparql``; until it exists (``None``) browsers
-    get the service description as plain Turtle text they can read.
+    :param description: the service description as Turtle, shown on the page.
     """
-    return None
+    from service.web.queryui import query_page
+
+    return query_page(description)
 
 
 def _describe(fmt: str | None) -> Response:
-    graphs = current_app.extensions.get("kg_named_graphs")
-    if graphs is None:  # the store is read-only while served: list its graphs once
-        graphs = current_app.extensions["kg_named_graphs"] = named_graphs(get_store())
+    from service.dataset_meta import per_build
+
+    graphs = per_build("sparql-named-graphs", lambda: named_graphs(get_store()))  # again after each write
     base = str(current_app.config["BASE_URI"])
-    data = service_description(f"{base}sparql", base, graphs)
+    data = service_description(f"{base}sparql", base, graphs,
+                               f"{base}update" if current_app.config["UPDATES"] else None)
     graph_types = [f.media_type for f in conneg.formats_of("graph")]
-    if not fmt and request.accept_mimetypes.best_match([*graph_types, "text/html"]) == "text/html":
+    accept = conneg.without_parameters(request.accept_mimetypes)  # "text/html; charset=utf-8" is HTML
+    if not fmt and accept.best_match([*graph_types, "text/html"]) == "text/html":
         text = data.default_graph.serialize(format="turtle")
         return render_query_ui(text) or Response(text, mimetype="text/plain")
     media = conneg.negotiate(request.accept_mimetypes, "graph", fmt)

@@ -40,6 +40,7 @@ PAGES: dict[str, tuple[str, str]] = {
                                 "EuraTechnologies"),
     "search-villeneuve": ("/search?q=villeneuve+dascq&lang=en", "Villeneuve-d'Ascq"),
     "ontology": ("/def/eco?lang=en#Region", "Region"),
+    "query-ui": ("/sparql?lang=en", "SPARQL query editor"),
 }
 
 

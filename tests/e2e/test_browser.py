@@ -17,31 +17,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import PAGES, BrowserMissing, PageWatch, browser_context, require_browser, serve  # noqa: E402
+from browser import PAGES, PageWatch  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def base_url(built_kg: Any, kg_config: dict[str, Any]) -> Iterator[str]:
-    from service import create_app
-    from service.store import executor
-
-    app = create_app({"BASE_URI": kg_config["BASE_URI"], "STORE_PATH": kg_config["STORE_PATH"],
-                      "DUMPS_DIR": kg_config["DUMPS_DIR"], "QUERY_WORKERS": 0, "LOG_LEVEL": "WARNING"})
-    with serve(app) as url:
-        yield url
-    executor.shutdown(app)
-
-
-@pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    try:
-        require_browser()
-    except BrowserMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with browser_context() as ctx:
-        yield ctx
 
 
 @pytest.fixture()

@@ -73,3 +73,42 @@ def test_refusals(accept: str | None, kind: conneg.Kind, fmt: str | None, error:
 def test_by_media_type_unknown() -> None:
     with pytest.raises(KeyError):
         conneg.by_media_type("text/html")
+
+
+@pytest.mark.parametrize(("accept", "kind", "expected"), [
+    ("text/turtle; charset=utf-8", "graph", "text/turtle"),
+    ("text/turtle;charset=UTF-8", "graph", "text/turtle"),
+    ("application/sparql-results+json;charset=UTF-8", "results", "application/sparql-results+json"),
+    ("application/sparql-results+xml; charset=utf-8; q=1.0", "results", "application/sparql-results+xml"),
+    ("application/json; charset=utf-8", "results", "application/sparql-results+json"),
+    ('application/ld+json; profile="http://www.w3.org/ns/json-ld#expanded"', "graph", "application/ld+json"),
+    ("text/csv; header=present", "results", "text/csv"),
+    ("*/*; charset=utf-8", "graph", "text/turtle"),
+    # q-values still decide, with or without other parameters
+    ("text/turtle; charset=utf-8; q=0.2, application/n-triples;q=0.9", "graph", "application/n-triples"),
+    ("text/csv;charset=utf-8;q=0.4, text/tab-separated-values;charset=utf-8", "results",
+     "text/tab-separated-values"),
+    ("application/rdf+xml;q=0.5, text/turtle;charset=utf-8;q=0.8", "graph", "text/turtle"),
+])
+def test_accept_parameters_other_than_q_are_ignored(accept: str, kind: conneg.Kind, expected: str) -> None:
+    assert conneg.negotiate(accept, kind) == expected
+
+
+def test_accept_with_parameters_parsed_by_werkzeug() -> None:
+    from werkzeug.datastructures import MIMEAccept
+    from werkzeug.http import parse_accept_header
+
+    parsed = parse_accept_header("text/turtle; charset=utf-8;q=0.3, application/rdf+xml; charset=utf-8;q=0.7",
+                                 MIMEAccept)
+    assert conneg.negotiate(parsed, "graph") == "application/rdf+xml"
+
+
+@pytest.mark.parametrize(("accept", "kind"), [
+    ("text/turtle; charset=utf-8", "results"),
+    ("image/png; charset=utf-8", "graph"),
+    ("text/turtle; charset=utf-8; q=0", "graph"),
+    ("application/sparql-results+json;charset=UTF-8;q=0, text/html", "results"),
+])
+def test_accept_with_parameters_still_refused(accept: str, kind: conneg.Kind) -> None:
+    with pytest.raises(NotAcceptable):
+        conneg.negotiate(accept, kind)

@@ -81,9 +81,32 @@ def pool_app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(QUERY_WORKERS=2, QUERY_TIMEOUT=2, QUERY_QUEUE_TIMEOUT=5)
 
 
-@pytest.fixture(scope="session", params=["in-process", "workers"])
+#: Where the protocol data lives in Virtuoso: the remote app's dataset is the graphs under it.
+PROTOCOL_PREFIX = "http://kasei.us/2009/09/sparql/data/"
+
+
+@pytest.fixture(scope="session")
+def remote_app(make_app: Callable[..., Flask], protocol_store_path: str, virtuoso: Any) -> Flask:
+    """The protocol data in the private Virtuoso (the contract suite's instance: its own graphs
+    are elsewhere), served through ``KG_BACKEND=remote``."""
+    import pyoxigraph as ox
+
+    from service.store.remote import RemoteStore
+    from tests.conftest_virtuoso import remote_overrides
+
+    writer = RemoteStore(virtuoso.sparql_url, update_url=virtuoso.sparql_url, graph_prefix=PROTOCOL_PREFIX)
+    writer.clear()
+    reader = ox.Store.read_only(protocol_store_path)
+    writer.load_nquads(ox.serialize(reader, format=ox.RdfFormat.N_QUADS) or b"")
+    del reader
+    return make_app(**remote_overrides(virtuoso), SPARQL_GRAPH_PREFIX=PROTOCOL_PREFIX)
+
+
+@pytest.fixture(scope="session", params=["in-process", "workers", "remote"])
 def engine_app(request: pytest.FixtureRequest, inproc_app: Flask, pool_app: Flask) -> Flask:
-    """The same tests over both execution paths."""
+    """The same tests over both execution paths of the embedded store, and over Virtuoso."""
+    if request.param == "remote":
+        return request.getfixturevalue("remote_app")  # type: ignore[no-any-return]
     return inproc_app if request.param == "in-process" else pool_app
 
 

@@ -25,6 +25,7 @@ from service import create_app
 from service.i18n import format_number
 from service.search import normalise
 from service.store import executor
+from tests.web.backends import BACKENDS, backend_config
 from service.web import meta
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -33,10 +34,9 @@ RDF_FORMATS = {"text/turtle": "turtle", "application/n-triples": "nt", "applicat
                "application/ld+json": "json-ld"}
 
 
-@pytest.fixture(scope="module")
-def app(built_kg: Any, kg_config: dict[str, Any]) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "BASE_URI": kg_config["BASE_URI"], "STORE_PATH": kg_config["STORE_PATH"],
-                              "DUMPS_DIR": kg_config["DUMPS_DIR"], "QUERY_WORKERS": 0, "LOG_LEVEL": "WARNING"})
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, built_kg: Any, kg_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(backend_config(request, kg_config))
     yield application
     executor.shutdown(application)
 
@@ -436,3 +436,53 @@ def test_variants_have_distinct_etags(client: FlaskClient) -> None:
     assert len(tags) == 5
     assert client.get("/?lang=en").headers["ETag"] != client.get("/?lang=fr").headers["ETag"]
     assert "Accept-Language" in client.get("/").headers["Vary"]
+
+
+def test_language_choice_is_remembered_across_both_blueprints(app: Flask) -> None:
+    """``?lang=`` on a metadata page sets the ``lang`` cookie, as resource pages do, and either
+    blueprint's cookie chooses the language of the other's pages."""
+    client = app.test_client()
+    chosen = client.get("/?lang=fr", headers={"Accept-Language": "en"})
+    assert 'lang="fr"' in chosen.get_data(as_text=True)
+    assert "lang=fr" in chosen.headers["Set-Cookie"] and "private" in chosen.headers["Cache-Control"]
+    for path in ("/class/Commune", "/search?q=lille", "/page/commune/59350"):
+        assert '<html lang="fr"' in client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True), path
+    other = app.test_client()
+    other.get("/page/commune/59350?lang=fr")
+    assert '<html lang="fr"' in other.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en"' in other.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en"' in other.get("/class/Commune").get_data(as_text=True)  # the new choice holds
+
+
+# --- Accept values with media-type parameters (charset, level…) negotiate like the bare type ---
+
+@pytest.mark.parametrize(("path", "accept", "media_type"), [
+    ("/def/eco", "text/html; charset=utf-8", "text/html"),
+    ("/def/eco", "text/html;charset=utf-8, text/turtle;q=0.5", "text/html"),
+    ("/def/eco", "text/turtle;charset=utf-8", "text/turtle"),
+    ("/def/eco", "text/turtle;charset=utf-8, text/html;q=0.5", "text/turtle"),
+    ("/def/eco", "application/ld+json; profile=\"http://www.w3.org/ns/json-ld#compacted\"", "application/ld+json"),
+    ("/.well-known/void", "text/html; charset=utf-8", "text/html"),
+    ("/.well-known/void", "text/html;charset=utf-8, text/turtle;q=0.5", "text/html"),
+    ("/.well-known/void", "application/rdf+xml;charset=utf-8", "application/rdf+xml"),
+    ("/catalog", "text/html; charset=utf-8", "text/html"),
+    ("/catalog", "application/n-triples; charset=utf-8, text/html;q=0.1", "application/n-triples"),
+    ("/search?q=lille", "application/json; charset=utf-8", "application/json"),
+    ("/search?q=lille", "text/html; charset=utf-8, application/json;q=0.5", "text/html"),
+    ("/dumps/", "application/json; charset=utf-8", "application/json"),
+    ("/dumps/", "text/html;charset=utf-8", "text/html"),
+])
+def test_accept_parameters_choose_like_the_bare_type(client: FlaskClient, path: str, accept: str,
+                                                     media_type: str) -> None:
+    resp = client.get(path, headers={"Accept": accept})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    assert resp.mimetype == media_type
+    bare = client.get(path, headers={"Accept": ",".join(part.split(";")[0] + (";q=" + part.rsplit("q=", 1)[1]
+                                                                            if "q=" in part else "")
+                                                          for part in accept.split(","))})
+    assert bare.mimetype == media_type and bare.data == resp.data
+
+
+@pytest.mark.parametrize("path", ["/def/eco", "/.well-known/void", "/catalog"])
+def test_unacceptable_with_parameters_is_406(client: FlaskClient, path: str) -> None:
+    assert client.get(path, headers={"Accept": "image/png; charset=utf-8"}).status_code == 406

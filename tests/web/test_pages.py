@@ -15,6 +15,7 @@ import pytest
 import rdflib
 
 from service import create_app
+from tests.web.backends import BACKENDS, backend_config
 
 BASE = "http://kg.test/"
 OBS = "observation/000_536db8c375fb4130/office-space-let-2019"
@@ -31,9 +32,9 @@ RDF_FORMATS = {"ttl": ("text/turtle", "turtle"), "nt": ("application/n-triples",
                "rdf": ("application/rdf+xml", "xml"), "jsonld": ("application/ld+json", "json-ld")}
 
 
-@pytest.fixture(scope="module")
-def app(kg_config: dict[str, Any], built_kg: Any) -> Any:
-    return create_app({**kg_config, "TESTING": True, "QUERY_WORKERS": 0})
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, kg_config: dict[str, Any], built_kg: Any) -> Any:
+    return create_app(backend_config(request, kg_config))
 
 
 @pytest.fixture()
@@ -382,3 +383,41 @@ def test_base_with_a_path(tmp_path: Any) -> None:
     page = client.get("/kg/page/site/a").get_data(as_text=True)
     assert 'href="/kg/page/commune/1"' in page and 'href="/kg/data/site/a.ttl"' in page
     assert client.get("/id/site/a").status_code == 404
+
+
+# --- Accept values with media-type parameters (charset, level…) negotiate like the bare type ---
+
+#: (Accept, the /id/ redirect's target under /page or /data); parameters other than q never decide.
+ACCEPT_WITH_PARAMETERS = [
+    ("text/html; charset=utf-8", "/page/commune/59350"),
+    ("text/html;charset=UTF-8;q=0.9, text/turtle;q=0.5", "/page/commune/59350"),
+    ("application/xhtml+xml; charset=utf-8", "/page/commune/59350"),
+    ("text/turtle;charset=utf-8", "/data/commune/59350.ttl"),
+    ("text/turtle; charset=utf-8, text/html;q=0.5", "/data/commune/59350.ttl"),
+    ("application/n-triples; charset=utf-8", "/data/commune/59350.nt"),
+    ('application/ld+json; profile="http://www.w3.org/ns/json-ld#expanded"', "/data/commune/59350.jsonld"),
+    ("application/rdf+xml;q=0.9;charset=utf-8, text/html;level=1;q=0.2", "/data/commune/59350.rdf"),
+]
+
+
+@pytest.mark.parametrize(("accept", "location"), ACCEPT_WITH_PARAMETERS)
+def test_accept_parameters_choose_like_the_bare_type(client: Any, accept: str, location: str) -> None:
+    """The 303 target, then what that target serves, and ``/data/{path}`` without extension."""
+    resp = client.get("/id/commune/59350", headers={"Accept": accept})
+    assert resp.status_code == 303 and resp.headers["Location"] == location, resp.get_data(as_text=True)
+    target = client.get(location, headers={"Accept": accept})
+    assert target.status_code == 200
+    if location.startswith("/page/"):
+        assert target.mimetype == "text/html" and "<html" in target.get_data(as_text=True)
+        return
+    media = RDF_FORMATS[location.rsplit(".", 1)[1]][0]
+    assert target.mimetype == media
+    negotiated = client.get("/data/commune/59350", headers={"Accept": accept})
+    assert negotiated.status_code == 200 and negotiated.mimetype == media
+    assert negotiated.data == target.data
+
+
+@pytest.mark.parametrize("accept", ["image/png; charset=utf-8", "text/plain;charset=utf-8"])
+def test_unacceptable_with_parameters_is_406(client: Any, accept: str) -> None:
+    assert client.get("/id/commune/59350", headers={"Accept": accept}).status_code == 406
+    assert client.get("/data/commune/59350", headers={"Accept": accept}).status_code == 406

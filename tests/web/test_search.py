@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.search import MAX_QUERY_LENGTH, SearchIndex, normalise, words
 from service.store import executor
+from tests.web.backends import BACKENDS, backend_config
 from service.web import meta
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -83,10 +84,9 @@ def test_paging(tiny: SearchIndex) -> None:
 
 # ---- the real graph -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def app(built_kg: Any, kg_config: dict[str, Any]) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "BASE_URI": kg_config["BASE_URI"], "STORE_PATH": kg_config["STORE_PATH"],
-                              "DUMPS_DIR": kg_config["DUMPS_DIR"], "QUERY_WORKERS": 0, "LOG_LEVEL": "WARNING"})
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, built_kg: Any, kg_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(backend_config(request, kg_config))
     yield application
     executor.shutdown(application)
 

@@ -240,8 +240,8 @@ def test_union_default_graph_unless_dataset_given(inproc_app: Flask) -> None:
 @pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")  # rdflib's JSON-LD parser
 @pytest.mark.parametrize(("accept", "fmt"), [("text/turtle", "turtle"), ("application/rdf+xml", "xml"),
                                              ("application/ld+json", "json-ld"), (None, "turtle")])
-def test_service_description(inproc_app: Flask, accept: str | None, fmt: str) -> None:
-    resp = inproc_app.test_client().get("/sparql", headers={"Accept": accept} if accept else {})
+def test_service_description(engine_app: Flask, accept: str | None, fmt: str) -> None:
+    resp = engine_app.test_client().get("/sparql", headers={"Accept": accept} if accept else {})
     assert resp.status_code == 200 and resp.headers["Vary"] == "Accept"
     sd = Graph().parse(data=resp.data, format=fmt)
     service = sd.value(predicate=RDF.type, object=SD.Service)
@@ -255,9 +255,23 @@ def test_service_description(inproc_app: Flask, accept: str | None, fmt: str) ->
 
 
 def test_browsers_get_readable_description(inproc_app: Flask) -> None:
+    """Browsers get the query UI (tests/web/test_query_ui.py), which shows the description too."""
     resp = inproc_app.test_client().get("/sparql", headers={"Accept": "text/html,*/*;q=0.8"})
-    assert resp.status_code == 200 and resp.mimetype == "text/plain"
-    assert "sd:Service" in resp.get_data(as_text=True)
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert 'id="kg-queryui"' in resp.get_data(as_text=True) and "sd:Service" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("accept", "media_type"), [
+    ("text/html; charset=utf-8", "text/html"),
+    ("text/html;charset=utf-8, text/turtle;q=0.5", "text/html"),
+    ("text/turtle;charset=utf-8", "text/turtle"),
+    ("text/turtle; charset=utf-8, text/html;q=0.5", "text/turtle"),
+])
+def test_description_accept_parameters_choose_like_the_bare_type(inproc_app: Flask, accept: str,
+                                                                 media_type: str) -> None:
+    """Media-type parameters other than q (``charset``) never decide between the UI and the description."""
+    resp = inproc_app.test_client().get("/sparql", headers={"Accept": accept})
+    assert resp.status_code == 200 and resp.mimetype == media_type
 
 
 # --- real clients against a real server -------------------------------------------------

@@ -1,0 +1,115 @@
+"""A response cache for repeated ``/sparql`` queries and named-query API calls.
+
+On an unchanged dataset the same request gets the same answer, so the second one need
+not run the query. :func:`cached` wraps a view's work: the key is the request's meaning
+(query text or query name and arguments, the dataset parameters, the media type content
+negotiation chose, the page) plus the dataset version: the cache lives in
+:func:`service.dataset_meta.per_build` (dropped when ``build-info.json`` changes) and its
+keys also hold ``app.extensions["kg_data_generation"]`` (bumped after each acknowledged
+write), so a new build or a write is never answered from an older version.
+
+Only ``200`` answers are kept (errors are raised as exceptions and never reach the
+cache); entries are evicted least-recently-used past ``RESPONSE_CACHE_BYTES`` (per
+process; ``0`` turns the cache off), and an answer over an eighth of it is not kept.
+Answers carry ``X-Cache: hit`` or ``miss``.
+
+>>> c = ResponseCache(100)
+>>> c.put(("q",), Entry(b"x" * 10, 200, ()))
+>>> c.get(("q",)).body, c.size
+(b'xxxxxxxxxx', 10)
+>>> c.put(("big",), Entry(b"x" * 13, 200, ()))  # over 100 // 8: not kept
+>>> c.get(("big",)) is None
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from flask import Response, current_app
+
+from service.dataset_meta import per_build
+
+__all__ = ["Entry", "ResponseCache", "cached", "response_cache"]
+
+#: Headers of the view's answer that are kept (the blueprints' after_request hooks add the rest).
+_KEPT = ("Content-Type", "Link", "Vary", "Content-Disposition")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached answer: body, status and the headers the view set."""
+
+    body: bytes
+    status: int
+    headers: tuple[tuple[str, str], ...]
+
+
+class ResponseCache:
+    """A thread-safe LRU of :class:`Entry`, bounded by the bytes of the bodies."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.size, self.hits, self.misses = max_bytes, 0, 0, 0
+        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        if len(entry.body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old.body)
+            self._entries[key] = entry
+            self.size += len(entry.body)
+            while self.size > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.size -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def response_cache() -> ResponseCache | None:
+    """The current app's cache for the current dataset version (None: turned off)."""
+    limit = int(current_app.config.get("RESPONSE_CACHE_BYTES", 0))
+    if limit <= 0:
+        return None
+    return per_build("response-cache", lambda: ResponseCache(limit))
+
+
+def cached(key: tuple[Hashable, ...], compute: Callable[[], Response]) -> Response:
+    """``compute()``'s answer, from the cache when this dataset version already gave it.
+
+    :param key: what makes the answer (the caller's view name first, then its inputs).
+    """
+    cache = response_cache()
+    if cache is None:
+        return compute()
+    full_key = (current_app.extensions.get("kg_data_generation", 0), *key)  # read before running
+    entry = cache.get(full_key)
+    if entry is not None:
+        resp = Response(entry.body, status=entry.status)
+        for name, value in entry.headers:
+            resp.headers[name] = value
+        resp.headers["X-Cache"] = "hit"
+        return resp
+    resp = compute()
+    if resp.status_code == 200 and not resp.is_streamed:
+        headers = tuple((name, value) for name, value in resp.headers.items() if name in _KEPT)
+        cache.put(full_key, Entry(resp.get_data(), resp.status_code, headers))
+    resp.headers["X-Cache"] = "miss"
+    return resp
