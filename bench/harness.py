@@ -1,29 +1,34 @@
 """Benchmark harness (issue 6): build, query mix side by side, load test, report.
 
-    python -m bench.harness --scale 100000            # one scale, every system
+    python -m bench.harness --scale 100000                 # one scale, every system
     python -m bench.harness --scale 100000 --systems inproc,http
-    python -m bench.harness --report                  # rewrite bench/RESULTS.md from raw JSON
+    python -m bench.harness --scale 100000 --reuse         # keep an existing store (no build figures)
+    python -m bench.harness --report                       # rewrite bench/results/tables.md from raw JSON
 
-Systems: ``inproc`` (pyoxigraph read-only, the floor), ``http`` (``territory-kg serve``
-on 127.0.0.1), ``rdflib`` (rdflib-endpoint on 127.0.0.1 over a dump of the same store),
-``virtuoso`` (tests/virtuoso.py, same dump). Cold = the query's first run in a fresh
-process (in process) or its first request to a freshly started server (HTTP); warm =
-median of ``--warm`` further runs. Row sets are compared across systems (multisets of
-normalised values, order ignored).
+A scale is the number of *synthetic* triples (``bench/generate.py``); every store also
+holds all of France's official geography (about 1.11M asserted triples) and what the build
+infers from both (see bench/RESULTS.md, "What a scale means").
+
+Systems: ``inproc`` (pyoxigraph read-only, the floor and the reference rows), ``http``
+(``territory-kg serve`` on 127.0.0.1, 2 gunicorn workers), ``rdflib`` (rdflib's engine, the
+one rdflib-endpoint runs, over the build's N-Quads dump, each query in a forked process killed
+past the timeout; rdflib-endpoint itself only under wrk), ``virtuoso`` (the same dump,
+bulk-loaded). Cold = a query's first
+run in the long-lived harness process (in process; its run in a new process is reported as
+"fresh") or its first request to a freshly started server (after four ``ASK {}`` requests
+that start its lazy parts); warm
+= median of ``--warm`` further runs (over our HTTP service each with a distinct trailing
+comment, so the response cache does not answer); ``cached`` = the same text once more.
+Rows are compared with the in-process rows (:mod:`bench.mix`).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import re
-import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,76 +39,52 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import mix as qmix
+from bench import peers
+from bench.report import report
+
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-DATA = BENCH / "data"
-RAW = BENCH / "results" / "raw"
-QUERIES = BENCH / "queries"
+DATA = ROOT / "bench" / "data"
+RAW = ROOT / "bench" / "results" / "raw"
 PY = sys.executable
 TIMEOUT = 60.0
+FRESH_TIMEOUT = 30.0
+PAGE = "/page/commune/59350"
+API = "/api/queries/counts-per-class?format=json"
+AGGREGATE = "q10_class_counts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _label(scale: int) -> str:
+def label(scale: int) -> str:
     return f"{scale // 1_000_000}M" if scale % 1_000_000 == 0 else f"{scale // 1000}k"
 
 
-def queries() -> dict[str, str]:
-    return {p.stem: p.read_text() for p in sorted(QUERIES.glob("*.rq"))}
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-# ------------------------------------------------------------------ rows, normalised
-def _norm(value: str) -> str:
-    try:
-        f = float(value)
-    except ValueError:
-        return value
-    return repr(round(f, 6)) if f == f else value
-
-
-def rows_from_json(doc: dict[str, Any]) -> list[tuple[str, ...]]:
-    names = doc["head"]["vars"]
-    out = []
-    for b in doc["results"]["bindings"]:
-        out.append(tuple(_norm(b[n]["value"]) if n in b else "" for n in names))
-    return sorted(out)
-
-
-def rows_from_ox(result: Any) -> list[tuple[str, ...]]:
-    names = [v.value for v in result.variables]
-    out = []
-    for sol in result:
-        out.append(tuple(_norm(sol[n].value) if sol[n] is not None else "" for n in names))
-    return sorted(out)
+def _queries() -> dict[str, qmix.Query]:
+    return {q.name: q for q in qmix.mix()}
 
 
 # ------------------------------------------------------------------ build
 def _build_config(scale: int) -> dict[str, Any]:
     from service.config import make_config
-    d = DATA / f"store-{_label(scale)}"
+    d = DATA / f"store-{label(scale)}"
     return make_config({"STORE_PATH": str(d / "store"), "DUMPS_DIR": str(d / "dumps"), "BACKBONE_REGIONS": "all",
                         "EXTRA_NQUADS": [str(DATA / f"bench-{scale}-s1.nq.gz")]})
 
 
 def _child_build(scale: int) -> None:
     from service.build.pipeline import build
-    cfg = _build_config(scale)
-    summary = build(cfg, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = build(_build_config(scale), progress=_log)
     print(json.dumps({"seconds": summary.seconds, "triples": sum(summary.triples_per_graph.values()),
-                      "triples_per_graph": summary.triples_per_graph, "warnings": summary.warnings}))
+                      "triples_per_graph": summary.triples_per_graph, "inferred": summary.inferred,
+                      "warnings": summary.warnings}))
 
 
 def run_build(scale: int) -> dict[str, Any]:
     from bench import generate
-    nq = DATA / f"bench-{scale}-s1.nq.gz"
-    gen: dict[str, Any] = {}
-    n, secs = generate.write(nq, scale, 1)
-    gen = {"quads": n, "seconds": secs, "triples_per_s": n / secs}
+    n, secs = generate.write(DATA / f"bench-{scale}-s1.nq.gz", scale, 1)
     started = time.perf_counter()
     proc = subprocess.Popen([PY, "-m", "bench.harness", "_build", str(scale)], cwd=ROOT, stdout=subprocess.PIPE)
     out = proc.stdout.read()  # type: ignore[union-attr]
@@ -111,7 +92,9 @@ def run_build(scale: int) -> dict[str, Any]:
     if status != 0:
         raise SystemExit(f"build failed (status {status})")
     info = json.loads(out.decode().strip().splitlines()[-1])
-    info.update(wall=time.perf_counter() - started, peak_rss_mb=usage.ru_maxrss / 1024, generate=gen)
+    info.update(wall=time.perf_counter() - started, peak_rss_mb=usage.ru_maxrss / 1024,
+                cpu_s=usage.ru_utime + usage.ru_stime,
+                generate={"quads": n, "seconds": secs, "triples_per_s": n / secs})
     return info
 
 
@@ -119,126 +102,194 @@ def run_build(scale: int) -> dict[str, Any]:
 def _child_query(store: str, name: str) -> None:
     import pyoxigraph as ox
     s = ox.Store.read_only(store)
-    text = queries()[name]
+    text = _queries()[name].text
     t = time.perf_counter()
-    rows = rows_from_ox(s.query(text, use_default_graph_as_union=True))
+    rows = qmix.rows_from_ox(s.query(text, use_default_graph_as_union=True))
     print(json.dumps({"seconds": time.perf_counter() - t, "rows": rows}))
 
 
 def run_inproc(store: str, warm: int) -> dict[str, Any]:
+    """Cold: the query's first run in this long-lived process (store open, like a server's
+    query worker); warm: median of later runs; fresh: its run in a new process (opening the
+    store included in the process, not in the time)."""
     import pyoxigraph as ox
     out: dict[str, Any] = {}
     s = ox.Store.read_only(store)
-    for name, text in queries().items():
+    s.query("ASK {}")
+    for name, q in _queries().items():
+        times = []
+        for _ in range(warm + 1):
+            t = time.perf_counter()
+            rows = qmix.rows_from_ox(s.query(q.text, use_default_graph_as_union=True))
+            times.append(time.perf_counter() - t)
+        out[name] = {"cold": times[0], "warm": statistics.median(times[1:]) if warm else None, "rows": rows}
         try:
             p = subprocess.run([PY, "-m", "bench.harness", "_query", store, name], cwd=ROOT, capture_output=True,
-                               timeout=TIMEOUT + 30, check=True)
-            cold = json.loads(p.stdout)
+                               timeout=FRESH_TIMEOUT, check=True)
+            out[name]["fresh"] = json.loads(p.stdout)["seconds"]
         except subprocess.TimeoutExpired:
-            out[name] = {"cold": None, "warm": None, "rows": None, "error": "timeout"}
-            continue
-        times = []
-        for _ in range(warm):
-            t = time.perf_counter()
-            rows_from_ox(s.query(text, use_default_graph_as_union=True))
-            times.append(time.perf_counter() - t)
-        out[name] = {"cold": cold["seconds"], "warm": statistics.median(times), "rows": cold["rows"]}
-        print(f"  inproc {name}: cold {cold['seconds'] * 1000:.1f} ms, warm {out[name]['warm'] * 1000:.1f} ms, "
-              f"{len(cold['rows'])} rows", file=sys.stderr, flush=True)
+            out[name]["fresh_error"] = f"over {FRESH_TIMEOUT:.0f} s"
+        _log(f"  inproc {name}: cold {times[0] * 1000:.1f} ms, warm {(out[name]['warm'] or 0) * 1000:.1f} ms, "
+             f"fresh {out[name].get('fresh', 0) * 1000:.1f} ms, {len(rows)} rows")
     return out
 
 
 # ------------------------------------------------------------------ over HTTP
-def _post(url: str, query: str, timeout: float = TIMEOUT) -> tuple[float, list[tuple[str, ...]]]:
-    req = urllib.request.Request(url, data=urllib.parse.urlencode({"query": query}).encode(),
-                                 headers={"Accept": "application/sparql-results+json",
-                                          "Content-Type": "application/x-www-form-urlencoded"})
+def _post(url: str, q: qmix.Query, text: str | None = None, timeout: float = TIMEOUT) -> tuple[float, list[Any], str]:
+    req = urllib.request.Request(url, data=urllib.parse.urlencode({"query": text or q.text}).encode(),
+                                 headers={"Accept": q.accept, "Content-Type": "application/x-www-form-urlencoded"})
     t = time.perf_counter()
     with urllib.request.urlopen(req, timeout=timeout) as r:
-        body = r.read()
+        body, media, cache = r.read(), r.headers.get("Content-Type", ""), r.headers.get("X-Cache", "")
     elapsed = time.perf_counter() - t
-    return elapsed, rows_from_json(json.loads(body))
+    rows = qmix.rows_from_json(json.loads(body)) if q.kind == "select" else qmix.rows_from_rdf(body, media)
+    return elapsed, rows, cache
 
 
-def _wait(url: str, seconds: float, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer in {seconds}s")
-
-
-def run_http(url: str, warm: int) -> dict[str, Any]:
+def run_http(url: str, warm: int, *, own: bool = False, alive: str | None = None) -> dict[str, Any]:
+    """The mix over HTTP; ``own``: our service (uncached warm runs, one cached run);
+    ``alive``: a URL to wait on after a timeout (a peer that cannot cancel a query)."""
     out: dict[str, Any] = {}
-    for name, text in queries().items():
+    blocked = False
+    for _ in range(4):  # start the server's lazy parts (workers, store handles) before the first timing
         try:
-            cold, rows = _post(url, text)
-            times = [_post(url, text)[0] for _ in range(warm)]
-            out[name] = {"cold": cold, "warm": statistics.median(times), "rows": rows}
-            print(f"  {url} {name}: cold {cold * 1000:.1f} ms, warm {out[name]['warm'] * 1000:.1f} ms, "
-                  f"{len(rows)} rows", file=sys.stderr, flush=True)
+            _post(url, qmix.Query("warm-up", "ASK {}"))
+        except Exception:  # noqa: BLE001, S110 - a peer may not answer this; the mix says what works
+            pass
+    for name, q in _queries().items():
+        if blocked:
+            out[name] = {"error": "skipped: server still busy with an earlier timed-out query"}
+            continue
+        try:
+            cold, rows, _ = _post(url, q)
+            times = [_post(url, q, q.text + f"\n# warm run {i}" if own else None)[0] for i in range(warm)]
+            out[name] = {"cold": cold, "warm": statistics.median(times) if times else None, "rows": rows}
+            if own:  # a hit: each gunicorn worker process has its own cache, so ask until one answers
+                for _ in range(6):
+                    cached, _, how = _post(url, q)
+                    if how == "hit":
+                        break
+                out[name].update(cached=cached, cache=how)
+            _log(f"  {url} {name}: cold {cold * 1000:.1f} ms, warm {(out[name]['warm'] or 0) * 1000:.1f} ms, "
+                 f"{len(rows)} rows")
         except Exception as exc:  # noqa: BLE001 - timeouts and HTTP errors are results too
-            out[name] = {"cold": None, "warm": None, "rows": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
-            print(f"  {url} {name}: {out[name]['error']}", file=sys.stderr, flush=True)
+            detail = exc.read().decode(errors="replace")[:200] if isinstance(exc, urllib.error.HTTPError) else ""
+            out[name] = {"error": f"{type(exc).__name__}: {exc} {detail}".strip()[:300]}
+            _log(f"  {url} {name}: {out[name]['error']}")
+            if alive and "timed out" in str(exc):
+                try:
+                    peers.wait_http(alive, 600)
+                except RuntimeError:
+                    blocked = True
     return out
 
 
-def _start(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
-    fh = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=fh, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+def _serve(store: str, log: Path, cache: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {"KG_STORE_PATH": store, "KG_QUERY_TIMEOUT": str(int(TIMEOUT)), "KG_QUERY_MAX_ROWS": "10000000",
+           "KG_QUERY_MAX_TRIPLES": "10000000", "KG_QUERY_MAX_RESULT_BYTES": "500000000", "KG_LOG_LEVEL": "WARNING"}
+    if not cache:
+        env["KG_RESPONSE_CACHE_BYTES"] = "0"
+    proc = peers.start_process([str(Path(PY).with_name("territory-kg")), "serve", "--host", "127.0.0.1", "--port",
+                                str(port)], env, log)
+    base = f"http://127.0.0.1:{port}"
+    peers.wait_http(base + "/health", 180, proc)
+    return proc, base
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _aggregate_url(base: str) -> str:
+    return base + "/sparql?query=" + urllib.parse.quote(_queries()[AGGREGATE].text)
+
+
+def run_service(store: str, warm: int, wrk_seconds: int, result: dict[str, Any]) -> None:
+    proc, base = _serve(store, DATA / "serve.log")
+    try:
+        result["systems"]["http"] = run_http(base + "/sparql", warm, own=True)
+        if wrk_seconds:
+            json_results = "application/sparql-results+json"
+            result["load"]["http (cache on)"] = {
+                f"page {PAGE}": peers.wrk(base + PAGE, wrk_seconds, accept="text/html"),
+                f"api {API}": peers.wrk(base + API, wrk_seconds),
+                f"sparql {AGGREGATE}": peers.wrk(_aggregate_url(base), wrk_seconds, accept=json_results),
+            }
+    finally:
+        peers.stop_process(proc)
+    if wrk_seconds:
+        proc, base = _serve(store, DATA / "serve-nocache.log", cache=False)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            result["load"]["http (response cache off)"] = {
+                f"sparql {AGGREGATE}": peers.wrk(_aggregate_url(base), wrk_seconds,
+                                                 accept="application/sparql-results+json")}
+        finally:
+            peers.stop_process(proc)
 
 
-def wrk(url: str, seconds: int, script_body: str | None = None) -> dict[str, Any]:
-    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "10s", url]
-    if script_body:
-        script = DATA / "wrk-post.lua"
-        script.write_text(script_body)
-        cmd[1:1] = ["-s", str(script)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
-    res: dict[str, Any] = {"url": url}
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    res["rps"] = float(m.group(1)) if m else None
-    for pct in ("50", "99"):
-        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
-        if m:
-            res[f"p{pct}_ms"] = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    res["non2xx"] = int(m.group(1)) if m else 0
-    return res
+def run_rdflib(dumps: Path, scale: int, warm: int, wrk_seconds: int, result: dict[str, Any]) -> None:
+    """rdflib: its engine on the dump, each query in a forked child killed past the timeout
+    (rdflib-endpoint cannot cancel a query and stays busy), then rdflib-endpoint itself under
+    wrk on the aggregate query when one answer takes under 5 s."""
+    plain = peers.gunzip(dumps / "territory-kg.nq.gz", DATA / f"store-{label(scale)}" / "all.nq")
+    found = peers.run_rdflib_engine(plain, _queries(), TIMEOUT, warm=0)  # cold only: minutes per query
+    result["peers"]["rdflib_load_s"] = found.pop("_load_s")
+    result["systems"]["rdflib"] = found
+    if not wrk_seconds or not (found.get(AGGREGATE, {}).get("cold") or TIMEOUT) < 5:
+        result["load"]["rdflib-endpoint"] = {f"sparql {AGGREGATE}": {
+            "skipped": f"one answer takes {found.get(AGGREGATE, {}).get('cold') or TIMEOUT:.1f} s in rdflib"}}
+        return
+    port = _free_port()
+    proc = peers.start_process([str(Path(PY).with_name("rdflib-endpoint")), "serve", "--host", "127.0.0.1", "--port",
+                                str(port), str(plain)], log=DATA / "rdflib.log")
+    try:
+        endpoint = f"http://127.0.0.1:{port}/"  # the CLI serves SPARQL at "/"
+        peers.wait_http(endpoint + "?query=" + urllib.parse.quote("ASK {}"), 3600, proc)
+        result["load"]["rdflib-endpoint"] = {f"sparql {AGGREGATE}": peers.wrk(
+            endpoint + "?query=" + urllib.parse.quote(_queries()[AGGREGATE].text), wrk_seconds,
+            accept="application/sparql-results+json")}
+    finally:
+        peers.stop_process(proc)
 
 
-AGGREGATE = (QUERIES / "q10_class_counts.rq")
+def run_virtuoso(dumps: Path, scale: int, warm: int, wrk_seconds: int, result: dict[str, Any]) -> None:
+    inst, load_s = peers.start_virtuoso(DATA / f"virtuoso-{label(scale)}", dumps / "territory-kg.nq.gz")
+    try:
+        result["peers"]["virtuoso_load_s"] = load_s
+        result["systems"]["virtuoso"] = run_http(inst.sparql_url, warm)
+        if wrk_seconds:
+            result["load"]["virtuoso"] = {f"sparql {AGGREGATE}": peers.wrk(
+                inst.sparql_url + "?query=" + urllib.parse.quote(_queries()[AGGREGATE].text), wrk_seconds,
+                accept="application/sparql-results+json")}
+    finally:
+        inst.stop()
+        shutil.rmtree(DATA / f"virtuoso-{label(scale)}", ignore_errors=True)  # ~1 GB per million quads
 
 
+# ------------------------------------------------------------------ one run
 def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import pyoxigraph
     import rdflib
     v = {"python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__, "rdflib": rdflib.__version__}
     try:
-        from importlib.metadata import version
         v["rdflib-endpoint"] = version("rdflib-endpoint")
     except Exception:  # noqa: BLE001
         v["rdflib-endpoint"] = "not installed"
     try:
-        v["virtuoso"] = subprocess.run(["virtuoso-t", "-?"], capture_output=True, text=True).stderr.splitlines()[1]
+        out = subprocess.run(["virtuoso-t", "-?"], capture_output=True, text=True, timeout=30)
+        v["virtuoso"] = next((ln.strip() for ln in (out.stdout + out.stderr).splitlines() if "Version" in ln), "?")
     except Exception:  # noqa: BLE001
         v["virtuoso"] = "not installed"
-    v["wrk"] = (shutil.which("wrk") or "missing")
+    try:
+        v["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+    except Exception:  # noqa: BLE001
+        v["wrk"] = "missing"
     return v
 
 
@@ -247,132 +298,64 @@ def _machine() -> dict[str, Any]:
                 if ln.startswith("model name")), platform.processor())
     mem = next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
     return {"nproc": os.cpu_count(), "memory_gb": round(int(mem) / 1024 / 1024, 1), "cpu": cpu,
-            "kernel": platform.release()}
+            "kernel": platform.release(), "load_at_start": os.getloadavg()}
 
 
-def run(scale: int, systems: list[str], warm: int, wrk_seconds: int) -> Path:
+def run(scale: int, systems: list[str], warm: int, wrk_seconds: int, reuse: bool,
+        rdflib_max: int = 1_000_000) -> Path:
     result: dict[str, Any] = {"scale": scale, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "command": " ".join(["python -m bench.harness", *sys.argv[1:]]),
-                              "versions": _versions(), "machine": _machine(), "systems": {}, "load": {}}
-    print(f"[{_label(scale)}] build", file=sys.stderr, flush=True)
-    result["build"] = run_build(scale)
-    store = str(_build_config(scale)["STORE_PATH"])
-    if "inproc" in systems:
-        print(f"[{_label(scale)}] in process", file=sys.stderr, flush=True)
-        result["systems"]["inproc"] = run_inproc(store, warm)
-    if "http" in systems:
-        port = _free_port()
-        proc = _start([str(Path(PY).with_name("territory-kg")), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                      {"KG_STORE_PATH": store, "KG_QUERY_TIMEOUT": str(int(TIMEOUT))}, DATA / "serve.log")
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(base + "/health", 120, proc)
-            result["systems"]["http"] = run_http(base + "/sparql", warm)
-            if wrk_seconds:
-                agg = urllib.parse.quote(AGGREGATE.read_text())
-                result["load"]["http"] = {
-                    "page /health": wrk(base + "/health", wrk_seconds),
-                    "api /api/queries/counts-per-class": wrk(base + "/api/queries/counts-per-class", wrk_seconds),
-                    "sparql aggregate (q10)": wrk(base + "/sparql?query=" + agg, wrk_seconds),
-                }
-        finally:
-            _stop(proc)
-    dump = None
-    if "rdflib" in systems or "virtuoso" in systems:
-        import pyoxigraph as ox
-        dump = DATA / f"store-{_label(scale)}" / "all.nq"
-        ox.Store.read_only(store).dump(str(dump), format=ox.RdfFormat.N_QUADS)
-    if "rdflib" in systems and dump:
-        port = _free_port()
-        t = time.perf_counter()
-        proc = _start([str(Path(PY).with_name("rdflib-endpoint")), "serve", "--host", "127.0.0.1", "--port",
-                       str(port), str(dump)], log=DATA / "rdflib.log")
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait(base + "/sparql?query=ASK%7B%7D", 900, proc)
-            result["build"]["rdflib_load_s"] = time.perf_counter() - t
-            result["systems"]["rdflib"] = run_http(base + "/sparql", min(warm, 2))
-            if wrk_seconds:
-                agg = urllib.parse.quote(AGGREGATE.read_text())
-                result["load"]["rdflib"] = {"sparql aggregate (q10)": wrk(base + "/sparql?query=" + agg, wrk_seconds)}
-        finally:
-            _stop(proc)
-    if "virtuoso" in systems:
-        result["systems"]["virtuoso"] = {"error": "TODO(issue 6): Virtuoso loading not wired yet"}
+                              "versions": _versions(), "machine": _machine(), "systems": {}, "load": {}, "peers": {}}
+    cfg = _build_config(scale)
+    store, dumps = str(cfg["STORE_PATH"]), Path(cfg["DUMPS_DIR"])
+    previous = sorted(RAW.glob(f"{label(scale)}-*.json"))
+    if reuse and Path(store).exists() and previous:
+        # complete the latest run of this scale (same store): its build figures and other systems stay
+        result = {**json.loads(previous[-1].read_text()), "command": result["command"] + " (merged)",
+                  "versions": result["versions"]}
+        for name in systems:
+            result["systems"].pop(name, None)
+    elif reuse and Path(store).exists():
+        info = json.loads((Path(store).parent / "build-info.json").read_text())
+        result["build"] = {"reused": True, "triples": sum(info["triples"].values()),
+                           "triples_per_graph": info["triples"]}
+    else:
+        _log(f"[{label(scale)}] build")
+        result["build"] = run_build(scale)
+    steps = [("inproc", lambda: result["systems"].__setitem__("inproc", run_inproc(store, warm))),
+             ("http", lambda: run_service(store, warm, wrk_seconds, result)),
+             ("virtuoso", lambda: run_virtuoso(dumps, scale, warm, wrk_seconds, result)),
+             ("rdflib", lambda: run_rdflib(dumps, scale, warm, wrk_seconds, result))]
+    for name, step in steps:
+        if name == "rdflib" and name in systems and scale > rdflib_max:
+            result["systems"]["rdflib"] = {"error": f"not run above {label(rdflib_max)} (--rdflib-max-scale): "
+                                                    "rdflib holds every quad in Python memory"}
+            continue
+        if name in systems:
+            _log(f"[{label(scale)}] {name}")
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - one peer failing must not lose the others' figures
+                result["systems"][name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                _log(f"  {name} failed: {exc}")
+    result["machine"]["load_at_end"] = os.getloadavg()
     RAW.mkdir(parents=True, exist_ok=True)
-    path = RAW / f"{_label(scale)}-{result['started'].replace(':', '')}.json"
+    path = RAW / f"{label(scale)}-{result['started'].replace(':', '')}.json"
+    if "(merged)" in result["command"] and path.exists():  # another run may have completed it meanwhile
+        latest = json.loads(path.read_text())
+        for name in systems:
+            if name in result["systems"]:
+                latest["systems"][name] = result["systems"][name]
+            for key, value in result["load"].items():
+                if key.startswith(name):
+                    latest.setdefault("load", {})[key] = value
+            for key, value in result["peers"].items():
+                if key.startswith(name):
+                    latest.setdefault("peers", {})[key] = value
+        latest["command"], result = result["command"], latest
     path.write_text(json.dumps(result, indent=1, sort_keys=True))
     report()
     return path
-
-
-# ------------------------------------------------------------------ report
-def _gmean(xs: list[float]) -> float | None:
-    xs = [x for x in xs if x and x > 0]
-    return statistics.geometric_mean(xs) if xs else None
-
-
-def _ms(x: float | None) -> str:
-    return "—" if x is None else f"{x * 1000:,.1f}"
-
-
-def report() -> str:
-    latest: dict[int, dict[str, Any]] = {}
-    for p in sorted(RAW.glob("*.json")):
-        r = json.loads(p.read_text())
-        latest[r["scale"]] = r
-    out = ["<!-- generated by `python -m bench.harness`: edit bench/harness.py, not this table -->", ""]
-    for scale, r in sorted(latest.items()):
-        b = r["build"]
-        out += [f"## {_label(scale)} synthetic triples ({b['triples']:,} triples in the store)", "",
-                f"Command: `{r['command']}` — run {r['started']}; machine: {r['machine']['nproc']} CPUs, "
-                f"{r['machine']['memory_gb']} GB, {r['machine']['cpu']}; versions: "
-                + ", ".join(f"{k} {v}" for k, v in r["versions"].items()), "",
-                f"Generator: {b['generate']['quads']:,} quads in {b['generate']['seconds']:.1f} s "
-                f"({b['generate']['triples_per_s']:,.0f} triples/s). "
-                f"Build (project pipeline, all of France + bench graph): {b['wall']:.1f} s wall, peak RSS "
-                f"{b['peak_rss_mb']:,.0f} MB; steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in b["seconds"].items())
-                + (f"; rdflib-endpoint load {b['rdflib_load_s']:.1f} s" if "rdflib_load_s" in b else ""), ""]
-        systems = [s for s in ("inproc", "http", "rdflib", "virtuoso") if isinstance(r["systems"].get(s), dict)
-                   and "error" not in r["systems"][s]]
-        ref = r["systems"].get("inproc", {})
-        head = "| query | rows (inproc) | " + " | ".join(f"{s} cold ms | {s} warm ms" for s in systems) + \
-               " | http/inproc cold | rdflib/inproc cold | rows agree |"
-        out += [head, "|" + "---|" * (head.count("|") - 1)]
-        ratios: dict[str, list[float]] = {s: [] for s in systems}
-        colds: dict[str, list[float]] = {s: [] for s in systems}
-        for q in sorted(ref):
-            cells, rowsets = [], {}
-            for s in systems:
-                e = r["systems"][s].get(q, {})
-                cells += [_ms(e.get("cold")) if e.get("cold") is not None else e.get("error", "—")[:30], _ms(e.get("warm"))]
-                if e.get("rows") is not None:
-                    rowsets[s] = json.dumps(e["rows"])
-                if e.get("cold") and ref[q].get("cold"):
-                    ratios[s].append(e["cold"] / ref[q]["cold"])
-                    colds[s].append(e["cold"])
-
-            def ratio(s: str) -> str:
-                e = r["systems"].get(s, {}).get(q, {})
-                return f"{e['cold'] / ref[q]['cold']:.2f}x" if e.get("cold") and ref[q].get("cold") else "—"
-            agree = "yes" if len(set(rowsets.values())) <= 1 else "NO: " + ", ".join(
-                f"{s}={len(json.loads(v))}" for s, v in rowsets.items())
-            out.append(f"| {q} | {len(ref[q].get('rows') or [])} | " + " | ".join(cells) +
-                       f" | {ratio('http')} | {ratio('rdflib')} | {agree} |")
-        out += ["", "Geometric mean of cold times (queries every system answered is not enforced; see table): "
-                + ", ".join(f"{s} {_ms(_gmean(colds[s]))} ms" for s in systems), ""]
-        for sysname, loads in r.get("load", {}).items():
-            out += [f"Load ({sysname}, wrk 2 threads, 8 connections):", "", "| target | req/s | p50 ms | p99 ms | non-2xx |",
-                    "|---|---|---|---|---|"]
-            for target, w in loads.items():
-                out.append(f"| {target} | {w.get('rps')} | {w.get('p50_ms')} | {w.get('p99_ms')} | {w.get('non2xx')} |")
-            out.append("")
-        if "virtuoso" in r["systems"] and "error" in r["systems"]["virtuoso"]:
-            out += [f"Virtuoso: {r['systems']['virtuoso']['error']}", ""]
-    text = "\n".join(out)
-    target = BENCH / "results" / "tables.md"
-    target.write_text(text + "\n")
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,16 +368,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, action="append", help="synthetic triples (repeat for several)")
-    ap.add_argument("--systems", default="inproc,http,rdflib,virtuoso")
+    ap.add_argument("--systems", default="inproc,http,virtuoso,rdflib")
     ap.add_argument("--warm", type=int, default=5)
     ap.add_argument("--wrk-seconds", type=int, default=10)
+    ap.add_argument("--reuse", action="store_true", help="use an existing store of that scale (no build)")
+    ap.add_argument("--rdflib-max-scale", type=int, default=1_000_000, help="largest scale rdflib-endpoint runs at")
     ap.add_argument("--report", action="store_true")
     a = ap.parse_args(argv)
     if a.report:
         print(report())
         return 0
     for scale in a.scale or [100_000]:
-        print(run(scale, a.systems.split(","), a.warm, a.wrk_seconds), file=sys.stderr)
+        print(run(scale, a.systems.split(","), a.warm, a.wrk_seconds, a.reuse, a.rdflib_max_scale), file=sys.stderr)
     return 0
 
 
