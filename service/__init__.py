@@ -24,8 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
 
     from service import catalogue, config, errors, store, writes
     from service.store import executor
-    from service.web import api, fairuse, graphstore, meta, pages, sparql, update
-    from service.web import queryui
+    from service.web import api, fairuse, graphstore, meta, pages, queryui, sparql, update
 
     app = Flask(__name__)
     app.config.from_mapping(config.DEFAULTS)

@@ -406,3 +406,29 @@ def test_remote_failed_update_is_not_atomic(remote_app: Flask) -> None:
     assert client.get(graph).status_code == 404
     assert_plain(post(remote_app, insert + "DROP GRAPH <urn:missing:graph>"), 502, "SPARUL_DROP")
     assert client.get(graph).status_code == 200  # kept: not atomic on this engine
+
+
+def test_writes_never_touch_the_published_dumps(writable_app: Callable[..., Flask], dumps_dir: Path,
+                                                tmp_path: Path) -> None:
+    """Row F8 of docs/hardening.md: dumps come only from builds, so writes leave them whole.
+
+    The dumps of the session's build are copied beside a writable store; after acknowledged
+    writes (an update and a Graph Store upload) every file keeps its bytes and time stamp,
+    and ``/dumps.json`` still lists the same checksums, which still match the files.
+    """
+    import hashlib
+
+    dumps = tmp_path / "dumps"
+    shutil.copytree(dumps_dir, dumps)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(dumps.iterdir())}
+    app = writable_app(DUMPS_DIR=str(dumps))
+    listed = app.test_client().get("/dumps.json").get_json()
+    assert post(app, "INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:b> <urn:c> } }").status_code == 204
+    resp = app.test_client().put("/rdf-graph-store?graph=urn:h", data=b"<urn:x> <urn:y> <urn:z> .\n",
+                                 content_type="application/n-triples", headers=AUTH)
+    assert resp.status_code in (201, 204), resp.get_data(as_text=True)
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(dumps.iterdir())} == before
+    after = app.test_client().get("/dumps.json").get_json()
+    assert after == listed and after["dumps"]
+    for entry in after["dumps"]:
+        assert hashlib.sha256(before[entry["name"]][0]).hexdigest() == entry["sha256"]
