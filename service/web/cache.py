@@ -10,7 +10,7 @@ write), so a new build or a write is never answered from an older version.
 
 Only ``200`` answers are kept (errors are raised as exceptions and never reach the
 cache); entries are evicted least-recently-used past ``RESPONSE_CACHE_BYTES`` (per
-process; ``0`` turns the cache off), and an answer over an eighth of it is not kept.
+process; ``0`` turns the cache off; always off on the remote backend), and an answer over an eighth of it is not kept.
 Answers carry ``X-Cache: hit`` or ``miss``.
 
 >>> c = ResponseCache(100)
@@ -84,9 +84,13 @@ class ResponseCache:
 
 
 def response_cache() -> ResponseCache | None:
-    """The current app's cache for the current dataset version (None: turned off)."""
+    """The current app's cache for the current dataset version (None: turned off).
+
+    Off on the remote backend: its data may change outside this process (another server's
+    writes, a ``build --target remote``), and nothing here would see the new version.
+    """
     limit = int(current_app.config.get("RESPONSE_CACHE_BYTES", 0))
-    if limit <= 0:
+    if limit <= 0 or current_app.config.get("BACKEND") != "oxigraph":
         return None
     return per_build("response-cache", lambda: ResponseCache(limit))
 

@@ -169,3 +169,14 @@ def test_size_bound(store_path: Path) -> None:
         assert (newest.headers["X-Cache"], oldest.headers["X-Cache"]) == ("hit", "miss")
     finally:
         executor.shutdown(app)
+
+
+def test_off_on_the_remote_backend(store_path: Path) -> None:
+    """The remote engine's data can change outside this process: its answers are never cached."""
+    local = create_app({"TESTING": True, "STORE_PATH": str(store_path), "QUERY_WORKERS": 0})
+    remote = create_app({"TESTING": True, "STORE_PATH": str(store_path), "QUERY_WORKERS": 0,
+                         "BACKEND": "remote", "SPARQL_URL": "http://127.0.0.1:9/sparql"})
+    with local.app_context():
+        assert response_cache() is not None
+    with remote.app_context():
+        assert response_cache() is None
