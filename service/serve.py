@@ -1,8 +1,9 @@
 """Production serving: gunicorn workers, each opening the store read-only.
 
-With updates on (``KG_UPDATES=on``) and the embedded store, the store has a single writer
-(:mod:`service.store.writer`), so gunicorn runs one worker process with more threads
-instead of several processes; queries still run in the killable query workers.
+With updates on (``KG_UPDATES=on``) gunicorn runs one worker process with more threads
+instead of several: the embedded store has a single writer (:mod:`service.store.writer`), and
+on either backend the caches of pages and answers are per process and keyed by the writes that
+process made. Queries still run in the killable query workers.
 
 Each gunicorn worker starts its own pool of query processes on its first ``/sparql``
 query (:mod:`service.store.executor`). The ``worker_exit`` hook closes that pool when the
@@ -56,7 +57,8 @@ def on_exit(server: Any) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Run gunicorn on ``host:port`` with ``workers`` threaded workers until stopped.
 
-    With updates on over the embedded store: one worker with ``4 * workers`` threads.
+    With updates on: one worker with ``4 * workers`` threads (the embedded store's single writer;
+    on either backend, the one process whose caches every write invalidates).
 
     :raises service.errors.StoreUnavailable: updates are on and the store is missing, or another
         process holds its write lock (the message names the store and the holder).
@@ -82,9 +84,12 @@ def serve(host: str, port: int, workers: int) -> None:
 
         OxigraphStore.check_exists(str(cfg["STORE_PATH"]))
         ensure_unlocked(str(cfg["STORE_PATH"]))
-    if cfg["UPDATES"] and cfg["BACKEND"] == "oxigraph" and workers != 1:
-        logging.getLogger(__name__).warning("updates are on: serving with 1 worker process (the store's single "
-                                            "writer) and %d threads instead of %d processes", 4 * workers, workers)
+    if cfg["UPDATES"] and workers != 1:
+        # Embedded store: one writer. Either backend: every write must bump the one process's data
+        # generation, which the page and metadata caches are keyed by (no stale page in a sibling process).
+        logging.getLogger(__name__).warning("updates are on: serving with 1 worker process (the single writer, "
+                                            "whose caches see every write) and %d threads instead of %d processes",
+                                            4 * workers, workers)
         workers, threads = 1, 4 * workers
     # A bounded time to send a request head (F10, slowloris): service/serve_worker.py; 0 keeps plain gthread.
     head_timeout = cfg["REQUEST_HEAD_TIMEOUT"]
