@@ -67,6 +67,20 @@ def nt_literal(text: str, datatype: str | None = None) -> str:
     return f'"{body}"' + (f"^^<{datatype}>" if datatype else "")
 
 
+def _ucschar(code: int) -> bool:
+    """Whether a non-ASCII code point may stand in an IRI (RFC 3987 ``ucschar``).
+
+    Noncharacters (U+FFF0…U+FFFF, U+xFFFE/F), surrogates and private-use characters are not
+    allowed: engines refuse such IRIs, so they are refused here, as a bad parameter.
+
+    >>> _ucschar(ord("é")), _ucschar(0xFFF0), _ucschar(0xD800), _ucschar(0x1F600), _ucschar(0xE000)
+    (True, False, False, True, False)
+    """
+    if code < 0x10000:
+        return 0xA0 <= code <= 0xD7FF or 0xF900 <= code <= 0xFDCF or 0xFDF0 <= code <= 0xFFEF
+    return (code & 0xFFFF) <= 0xFFFD and code < 0xF0000 and not 0xE0000 <= code < 0xE1000
+
+
 def resolve_iri(value: str, base: str) -> str:
     """An IRI parameter value as a full IRI: absolute http(s) IRIs, short forms ``kind/key``
     (under ``{base}id/``) and CURIEs of the project's prefixes (``eco:areaInferred``).
@@ -85,7 +99,7 @@ def resolve_iri(value: str, base: str) -> str:
     """
     value = value.strip()
     if value.lower().startswith(("http://", "https://")):
-        if _ABSOLUTE.fullmatch(value):
+        if _ABSOLUTE.fullmatch(value) and all(c < "\x80" or _ucschar(ord(c)) for c in value):
             return value
         raise ValueError("not an absolute http(s) IRI")
     if _SHORT.fullmatch(value) and ".." not in value.split("/"):
