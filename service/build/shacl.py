@@ -31,6 +31,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -441,39 +442,54 @@ def _fill(template: str, row: Mapping[str, str], prefixes: Mapping[str, str]) ->
     return re.sub(r"\{[?$](\w+)\}", sub, template)
 
 
-def validate(store: _Queryable, checks: list[Check], *, limit_per_check: int = 1000) -> ValidationReport:
+def validate(store: _Queryable, checks: list[Check], *, limit_per_check: int = 1000,
+             threads: int = 1) -> ValidationReport:
     """Run ``checks`` against the union of all graphs of ``store``.
 
     :param store: a ``pyoxigraph.Store`` (or anything with the same ``query``).
     :param limit_per_check: results kept per check; beyond it the rest is only counted and
         the check is listed in ``truncated`` with the count.
+    :param threads: checks run side by side (pyoxigraph evaluates without the GIL); the
+        report does not depend on it.
     :returns: the report, results de-duplicated and sorted.
     :raises SyntaxError: if a check's query does not parse (a bad ``sh:select``).
     """
-    results: set[ValidationResult] = set()
-    truncated: list[str] = []
     table: dict[str, str] = {}
     for check in checks:
         table.update(check.prefixes)
+
+    def run(check: Check) -> tuple[list[ValidationResult], int]:
         started, kept, solutions = time.perf_counter(), 0, store.query(check.sparql, use_default_graph_as_union=True)
         names = [v.value for v in solutions.variables]
         # SHACL-SPARQL: without ?value, a node shape's result value is the focus node
         focus_is_value = check.path is None and check.component == _component("SPARQL")
+        found: list[ValidationResult] = []
         for solution in solutions:
             kept += 1
             if kept > limit_per_check:
                 continue  # counted, not kept
             row = {n: str(solution[n]) for n in names if solution[n] is not None}  # ?this: always bound
             value = row.get("value", row["this"] if focus_is_value else None)
-            results.add(ValidationResult(row["this"], row.get("path", check.path), value, check.severity,
-                                         _fill(row.get("message", check.message), row, table),
-                                         check.shape, check.component))
+            found.append(ValidationResult(row["this"], row.get("path", check.path), value, check.severity,
+                                          _fill(row.get("message", check.message), row, table),
+                                          check.shape, check.component))
+        log.debug("SHACL %s %s: %d rows in %.3fs", check.shape, check.component, kept,
+                  time.perf_counter() - started)
+        return found, kept
+
+    if threads > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="shacl") as pool:
+            answers = list(pool.map(run, checks))
+    else:
+        answers = [run(check) for check in checks]
+    results: set[ValidationResult] = set()
+    truncated: list[str] = []
+    for check, (found, kept) in zip(checks, answers):
+        results.update(found)
         if kept > limit_per_check:
             truncated.append(f"{compact(check.shape, table)} {check.component[len(SH_NS):]}: "
                              f"{limit_per_check} of {kept} results kept")
             log.warning("SHACL check truncated: %s", truncated[-1])
-        log.debug("SHACL %s %s: %d rows in %.3fs", check.shape, check.component, kept,
-                  time.perf_counter() - started)
     ordered = sorted(results, key=lambda r: (r.shape, _RANK.get(r.severity, 3), r.severity, r.focus,
                                              r.path or "", r.component, r.value or "", r.message))
     return ValidationReport(ordered, tuple(truncated), tuple(sorted(table.items())))

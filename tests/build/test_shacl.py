@@ -225,6 +225,16 @@ def test_results_are_sorted_and_deterministic() -> None:
     assert [r.focus for r in first.results] == sorted(r.focus for r in first.results)
 
 
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_checks_on_threads_give_the_same_report(fixture: str) -> None:
+    shapes, variants = _load(fixture)
+    checks = compile_shapes(shapes, prefixes={"ecosh": "http://kg.test/def/eco/shapes#", **PREFIXES})
+    store = _store(variants["bad"])
+    alone = validate(store, checks, limit_per_check=2)
+    assert alone.results  # each fixture's bad variant breaks something
+    assert validate(store, checks, limit_per_check=2, threads=3) == alone
+
+
 HEAD = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix eco: <http://kg.test/def/eco#> .
 @prefix ecosh: <http://kg.test/def/eco/shapes#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
 """

@@ -104,6 +104,8 @@ def test_a_shacl_violation_fails_the_build_and_names_resource_and_rule(kg_config
     obs.write_text(text.replace(",40%,40,unit:PERCENT,", ",40%,140,unit:PERCENT,", 1), encoding="utf-8")
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "marker").write_text("the live store")
+    (tmp_path / "dumps").mkdir()
+    (tmp_path / "dumps" / "territory-kg.nq.gz").write_text("the published dump")
     app = create_app({**kg_config, "DATA_DIR": str(data), "STORE_PATH": str(tmp_path / "store"),
                       "DUMPS_DIR": str(tmp_path / "dumps"), "BACKBONE_PACKAGE_DIR": str(SMALL_BACKBONE)})
     result = app.test_cli_runner().invoke(args=["build"])
@@ -112,6 +114,10 @@ def test_a_shacl_violation_fails_the_build_and_names_resource_and_rule(kg_config
     assert "VIOLATION" in result.output and "obsValue" in result.output, result.output[:3000]
     assert "/id/observation/000_536db8c375fb4130/" in result.output
     assert (tmp_path / "store" / "marker").read_text() == "the live store"  # untouched
+    # the dumps were being written on another thread: the published ones stay, the staged ones go
+    assert [p.name for p in (tmp_path / "dumps").iterdir()] == ["territory-kg.nq.gz"]
+    assert (tmp_path / "dumps" / "territory-kg.nq.gz").read_text() == "the published dump"
+    assert not (tmp_path / "dumps.new").exists()
 
 
 def _free_port() -> int:
