@@ -188,8 +188,9 @@ def _serve(store: str, log: Path, cache: bool = True) -> tuple[subprocess.Popen[
     port = _free_port()
     env = {"KG_STORE_PATH": store, "KG_QUERY_TIMEOUT": str(int(TIMEOUT)), "KG_QUERY_MAX_ROWS": "10000000",
            "KG_QUERY_MAX_TRIPLES": "10000000", "KG_QUERY_MAX_RESULT_BYTES": "500000000", "KG_LOG_LEVEL": "WARNING"}
-    if not cache:
+    if not cache:  # every answer computed afresh: no response cache, no page caches
         env["KG_RESPONSE_CACHE_BYTES"] = "0"
+        env["KG_PAGES_CACHE_BYTES"] = "0"
     proc = peers.start_process([str(Path(PY).with_name("territory-kg")), "serve", "--host", "127.0.0.1", "--port",
                                 str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
@@ -224,7 +225,8 @@ def run_service(store: str, warm: int, wrk_seconds: int, result: dict[str, Any])
     if wrk_seconds:
         proc, base = _serve(store, DATA / "serve-nocache.log", cache=False)
         try:
-            result["load"]["http (response cache off)"] = {
+            result["load"]["http (caches off)"] = {
+                f"page {PAGE}": peers.wrk(base + PAGE, wrk_seconds, accept="text/html"),
                 f"sparql {AGGREGATE}": peers.wrk(_aggregate_url(base), wrk_seconds,
                                                  accept="application/sparql-results+json")}
         finally:

@@ -105,8 +105,9 @@ def wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = N
 def wrk(url: str, seconds: int, *, accept: str | None = None) -> dict[str, Any]:
     """Throughput and latency of GET ``url``: 2 threads, 8 connections, 10 s socket timeout.
 
-    Two requests first (not counted): the steady state of repeated requests is measured, not
-    eight connections stampeding one cold page (its cold cost is in the query tables)."""
+    Two requests, then one second of the same load, first (not counted): the steady state of
+    repeated requests is measured, not eight connections stampeding one cold page in each
+    server process (its cold cost is in the query tables)."""
     for _ in range(2):
         try:
             req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
@@ -117,6 +118,7 @@ def wrk(url: str, seconds: int, *, accept: str | None = None) -> dict[str, Any]:
     cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if accept:
         cmd += ["-H", f"Accept: {accept}"]
+    subprocess.run([*cmd[:3], "-d1s", *cmd[4:], url], capture_output=True, timeout=180)
     out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60).stdout
     res: dict[str, Any] = {"url": url[:120]}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)

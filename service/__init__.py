@@ -24,7 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
 
     from service import catalogue, config, errors, store, writes
     from service.store import executor
-    from service.web import api, fairuse, graphstore, meta, pages, queryui, sparql, update
+    from service.web import api, fairuse, frontcache, graphstore, meta, pages, queryui, sparql, update
 
     app = Flask(__name__)
     app.config.from_mapping(config.DEFAULTS)
@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Any:
     app.register_blueprint(api.bp)
     app.register_blueprint(meta.bp)
     pages.init_app(app)
+    frontcache.init_app(app)  # after fair use and the page settings it reads
 
     @app.get("/health")
     def health() -> dict[str, str]:

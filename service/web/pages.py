@@ -51,6 +51,7 @@ from service.i18n import COOKIE, LANGS, UI, choose_language, other_language
 from service.pagemodel import FORMATS, LICENSE, PageParams, build_page
 from service.rdfdoc import build_rdf
 from service.store import get_store
+from service.web import frontcache
 
 __all__ = ["bp", "init_app", "DEFAULTS", "CSP", "resolve", "language"]
 
@@ -211,6 +212,7 @@ def _answer(variant: str, path: str, media_type: str, make: Callable[[], bytes |
         resp = Response(body, mimetype=media_type)
         if gzipped:
             resp.headers["Content-Encoding"] = "gzip"
+        frontcache.mark(request.environ)  # the whole answer may be replayed (see frontcache)
     resp.vary.add("Accept-Encoding")
     resp.set_etag(etag)
     if built:
