@@ -15,6 +15,9 @@ Two stages, both pure functions of the query text and a :class:`Policy`:
     text) and refuses on the parsed algebra: every ``SERVICE`` (``SILENT``, lowercase,
     ``\\u``-escaped, variable endpoints) unless its IRI is allow-listed, and every
     ``FROM``/``FROM NAMED`` that names neither a graph of the store nor an allow-listed IRI.
+    The parse runs only when the lexer saw a ``SERVICE`` or ``FROM`` keyword or the text has a
+    ``\\u`` escape: otherwise it has nothing to refuse, and it cost 30-40 ms on each new text
+    of the named queries (bench/RESULTS.md, target 3).
 
 rdflib's parser is slow on some shapes (a 12 kB chain of ``||`` takes seconds) and cannot
 be interrupted, so with the worker pool :func:`preflight` runs inside the killable query
@@ -406,6 +409,10 @@ def preflight(text: str, policy: Policy) -> Screen:
     service.errors.QueryRefused: FROM <file:///etc/passwd> names no graph of this store: FROM and FROM NAMED may only name the store's named graphs.
     """
     result = screen(text, policy.max_bytes, policy.allowlist)
+    if not result.service_args and not result.from_args and "\\u" not in text and "\\U" not in text:
+        # No SERVICE and no FROM keyword, and no escape that could hide one: the parse would
+        # have nothing to refuse, and it costs tens of milliseconds on long texts.
+        return result
     analysis = analyse(text)
     allowed = policy.local_graphs | policy.allowlist
     if analysis.error is None:

@@ -194,3 +194,19 @@ def test_screen_only_ever_answers_with_the_error_family(text: str) -> None:
         preflight(text, ALLOWING)
     except KGError:
         pass
+
+
+@pytest.mark.parametrize(("query", "parsed"), [
+    ("SELECT ?s WHERE { ?s ?p ?o FILTER(?o > 1) } ORDER BY ?s", False),
+    ("PREFIX from: <urn:x#> SELECT ?service { ?service from:p 'FROM <urn:y>' } # SERVICE <urn:z>", False),
+    ("SELECT * FROM <http://kg.test/graph/a> { ?s ?p ?o }", True),
+    ("SELECT * { \\u0046ROM_x ?p ?o }", True),  # an escape: the parse decides
+])
+def test_the_parse_runs_only_when_it_can_refuse(query: str, parsed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.sparql_guard as guard
+
+    calls: list[str] = []
+    real = guard.analyse
+    monkeypatch.setattr(guard, "analyse", lambda text: calls.append(text) or real(text))
+    preflight(query, POLICY)
+    assert bool(calls) is parsed
