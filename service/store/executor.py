@@ -153,10 +153,11 @@ def _evaluate(store: OxigraphStore, query: str, dataset: Dataset | None, base_ir
     """``Store.query`` over the dataset :func:`~service.store.oxigraph.dataset_options` picks
     (the protocol's, else the query's ``FROM``, else the union of the named graphs), with
     relative IRIs resolved against ``base_iri`` (the endpoint: "service-defined BASE URI");
-    ``bindings`` become pyoxigraph ``substitutions``."""
+    ``bindings`` are bound by :func:`~service.store.oxigraph.query_bound` (written into the text
+    as constants when they can be, else pyoxigraph ``substitutions``)."""
     import pyoxigraph as ox
 
-    from service.store.oxigraph import dataset_options, nt_to_term
+    from service.store.oxigraph import dataset_options, nt_to_term, query_bound
 
     substitutions = {}
     for name, value in (bindings or {}).items():
@@ -166,10 +167,8 @@ def _evaluate(store: OxigraphStore, query: str, dataset: Dataset | None, base_ir
             raise errors.BadQuery(f"Binding {name[:40]!r} is not a variable name and one N-Triples term.") from None
 
     kwargs: dict[str, Any] = {"base_iri": base_iri, **dataset_options(query, dataset)}
-    if substitutions:
-        kwargs["substitutions"] = substitutions
     try:
-        return store.raw.query(query, **kwargs)
+        return query_bound(store.raw, query, substitutions, **kwargs)
     except SyntaxError as exc:
         raise errors.BadQuery(_syntax_message(str(exc), analyse(query).error)) from None
     except (ValueError, RuntimeError) as exc:  # RuntimeError: e.g. a bound variable not projected

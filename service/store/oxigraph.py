@@ -13,6 +13,7 @@ import pyoxigraph as ox
 
 from service.errors import BadQuery, InsufficientStorage, ReadOnly, ResultTooLarge, StoreUnavailable
 from service.sparql_guard import declares_dataset
+from service.sparqltext import prebind
 from service.store import Binding, Dataset, QueryOutput
 
 __all__ = ["OxigraphStore", "RESULT_FORMATS", "GRAPH_FORMATS", "term_to_nt", "nt_to_term", "graph_name",
@@ -111,6 +112,22 @@ def _update_error(exc: Exception) -> BadQuery:
     return BadQuery(f"The update failed and changed nothing: {exc}")
 
 
+def query_bound(store: ox.Store, query: str, bound: Mapping[ox.Variable, Any], **kwargs: Any) -> Any:
+    """``store.query(query, **kwargs)`` with the variables of ``bound`` bound: written into the
+    text as constants when that can be written (:func:`service.sparqltext.prebind`: planned
+    as constants, where ``substitutions`` are planned as free variables joined afterwards),
+    else as ``substitutions``. Errors are the engine's, for the text it was given."""
+    if bound:
+        written = prebind(query, {v.value: str(t) for v, t in bound.items()})
+        if written is not None:
+            try:
+                return store.query(written, **kwargs)
+            except (SyntaxError, ValueError, RuntimeError):
+                log.debug("pre-bound text refused by the engine; binding with substitutions")
+        kwargs["substitutions"] = bound
+    return store.query(query, **kwargs)
+
+
 class OxigraphStore:
     """A :class:`service.store.GraphStore` over ``pyoxigraph.Store``.
 
@@ -169,10 +186,8 @@ class OxigraphStore:
                 bound[ox.Variable(name)] = nt_to_term(value)
             except (SyntaxError, ValueError):
                 raise BadQuery(f"Binding {name[:40]!r} is not a variable name and one N-Triples term.") from None
-        if bound:
-            kwargs["substitutions"] = bound
         try:
-            return self._store.query(query, **kwargs)
+            return query_bound(self._store, query, bound, **kwargs)
         except SyntaxError as exc:
             raise BadQuery(f"SPARQL syntax error: {exc}") from None
         except (ValueError, RuntimeError) as exc:  # RuntimeError: e.g. a bound variable the query does not project
