@@ -3,10 +3,10 @@
 The mix is ``bench/queries/*.rq`` (the issue's ten shapes) plus every named query of
 ``queries/*.rq`` (``nq-<name>``), bound with its default parameters (its example values
 when a required parameter has no default) and paged like the API's first page (100 rows),
-as standalone SPARQL with the parameters pre-bound in the text (:func:`prebind`, what the
-API's ``substitutions`` do; the ``VALUES`` form of the remote backend,
-:func:`service.store.remote.with_values`, where pre-binding cannot be written), so every
-engine runs the same text. The bench builds under the default base
+as standalone SPARQL with the parameters written into the text as the API does on the
+embedded backend (:func:`service.sparqltext.prebind`, tables and graphs; the ``VALUES`` form
+of the remote backend, :func:`service.store.remote.with_values`, where they cannot be
+written), so every engine runs the same text. The bench builds under the default base
 (``https://data.example.org/``), which the query files use.
 
 Answers are compared as multisets of rows, order ignored: SELECT rows as tuples of
@@ -52,6 +52,8 @@ def mix(base: str = DEFAULT_BASE) -> list[Query]:
     """The whole mix, in a fixed order."""
     from service.catalogue import DEFAULT_LIMIT, bind, graph_text, load_catalogue, table_text
     from service.errors import BadParameter
+    from service.sparqltext import prebind
+    from service.store.oxigraph import nt_to_term
     from service.store.remote import with_values
 
     out = [Query(p.stem, p.read_text(encoding="utf-8")) for p in sorted(QUERIES.glob("*.rq"))]
@@ -60,40 +62,15 @@ def mix(base: str = DEFAULT_BASE) -> list[Query]:
             terms = bind(q, {})
         except BadParameter:
             terms = bind(q, dict(q.example))
+        written = {k: str(nt_to_term(v)) for k, v in terms.items()}
         if q.returns == "table":
-            text = prebind(table_text(q, DEFAULT_LIMIT, 0), terms)
-            try:
-                ox.Store().query(text)
-            except SyntaxError:  # a form pre-binding cannot write (e.g. a constant a grouped sub-select projects)
-                text = with_values(table_text(q, DEFAULT_LIMIT, 0), terms)
-            out.append(Query(f"nq-{q.name}", text))
+            text = table_text(q, DEFAULT_LIMIT, 0)
+            out.append(Query(f"nq-{q.name}", prebind(text, written) or with_values(text, terms) if terms else text))
         else:
-            out.append(Query(f"nq-{q.name}", graph_text(q, terms, DEFAULT_LIMIT, 0)[0], "construct"))
+            text = graph_text(q, {}, DEFAULT_LIMIT, 0)[0]
+            bound = prebind(text, written) if terms else text
+            out.append(Query(f"nq-{q.name}", bound or graph_text(q, terms, DEFAULT_LIMIT, 0)[0], "construct"))
     return out
-
-
-def prebind(text: str, terms: dict[str, str]) -> str:
-    """Pre-bind ``$name`` parameters in the text, as the embedded engine's ``substitutions``
-    (what our API does) bind them: the term replaces the variable everywhere, and a SELECT
-    clause projects it as ``(term AS ?name)``. Engine-neutral text without ``VALUES`` blocks,
-    whose placement changes some engines' plans by orders of magnitude.
-
-    >>> prebind("SELECT $p ?x WHERE { $p <urn:q> ?x }", {"p": "<urn:a>"})
-    'SELECT (<urn:a> AS ?p) ?x WHERE { <urn:a> <urn:q> ?x }'
-    >>> prebind("SELECT $p (COUNT(*) AS ?n) { $p <urn:q> ?x } GROUP BY $p ?x", {"p": "<urn:a>"})
-    'SELECT (<urn:a> AS ?p) (COUNT(*) AS ?n) { <urn:a> <urn:q> ?x } GROUP BY (<urn:a>) ?x'
-    """
-    import re
-
-    def select_clause(m: re.Match[str]) -> str:
-        return re.sub(r"\$(\w+)", lambda v: f"({terms[v[1]]} AS ?{v[1]})" if v[1] in terms else v[0], m[0])
-
-    def group_clause(m: re.Match[str]) -> str:  # a group condition is a variable or a bracketed expression
-        return re.sub(r"\$(\w+)", lambda v: f"({terms[v[1]]})" if v[1] in terms else v[0], m[0])
-
-    text = re.sub(r"(?is)\bSELECT\b[^{]*?(?=\bWHERE\b|\{)", select_clause, text)
-    text = re.sub(r"(?is)\bGROUP\s+BY\b[^}]*?(?=\bHAVING\b|\bORDER\b|\bLIMIT\b|\bOFFSET\b|\}|$)", group_clause, text)
-    return re.sub(r"\$(\w+)", lambda v: terms.get(v[1], v[0]), text)
 
 
 def _norm(value: str) -> str:
