@@ -192,40 +192,41 @@ class _Select:
     depth: int
     projects: set[str] = field(default_factory=set)
     at: list[int] = field(default_factory=list)  # token positions of bound variables in its projection
+    items: int = 0  # what it projects: variables and (expression AS ?v)
 
 
 def prebind(text: str, terms: Mapping[str, str]) -> str | None:
     """``text`` with each variable of ``terms`` written as its term (N-Triples, already
-    re-serialised by the caller), or ``None`` when that cannot be written safely.
+    re-serialised by the caller), or ``None`` when that cannot be written.
 
-    The embedded engine plans a query whose variable is bound by ``substitutions`` as if it
-    were free (then joins the value in), so a bound territory still scans every territory;
-    the same value written in the text is planned as a constant (population-of-territory's
-    sum on the 100k benchmark store: 617 ms → 3 ms). The innermost ``SELECT`` that projects
-    the variable projects ``(term AS ?name)``; a ``SELECT`` around it keeps ``?name`` (in scope
-    from inside), as do its ``GROUP BY``/``ORDER BY``; elsewhere in those clauses the term is
-    written ``(term)``. ``None`` (the caller then uses ``substitutions``) when the query
-    assigns the variable itself (``AS ?name``), lists it in ``VALUES``, projects ``*``, or
-    uses it in a ``SELECT`` around the innermost one other than through it (a ``UNION`` of
-    that sub-select with another branch would lose the value there).
+    The embedded engine plans a variable bound by ``substitutions`` as if it were free and
+    joins the value in afterwards, so a bound territory still scans every territory; the same
+    value written in the text is planned as a constant (communes-of-epci on the 100k benchmark
+    store: 200 ms → 6 ms). Every use becomes the term (``(term)`` in ``GROUP BY``/``ORDER BY``);
+    nothing binds the variable any more, so the outermost ``SELECT`` clauses that project it
+    project ``(term AS ?name)`` and the ``SELECT`` clauses nested in them drop it (their rows
+    no longer join on it: it is the same constant everywhere). ``None`` (the caller then uses
+    ``substitutions``) when the query assigns the variable itself (``AS ?name``), lists it in
+    ``VALUES``, projects ``*``, or a nested ``SELECT`` would be left projecting nothing.
 
     >>> prebind('SELECT $t ?n WHERE { ?c <urn:in> $t } GROUP BY $t ORDER BY ?t', {"t": "<urn:a>"})
     'SELECT (<urn:a> AS ?t) ?n WHERE { ?c <urn:in> <urn:a> } GROUP BY (<urn:a>) ORDER BY (<urn:a>)'
-    >>> prebind('SELECT ?t ?x WHERE { { SELECT $t ?x { ?x <urn:p> $t } } } ORDER BY ?t', {"t": "<urn:a>"})
-    'SELECT ?t ?x WHERE { { SELECT (<urn:a> AS ?t) ?x { ?x <urn:p> <urn:a> } } } ORDER BY ?t'
+    >>> print(prebind('SELECT ?t ?x WHERE { { ?x <urn:p> $t } UNION '
+    ...               '{ SELECT $t (COUNT(*) AS ?x) { ?y <urn:q> $t } GROUP BY $t } }', {"t": "<urn:a>"}))
+    SELECT (<urn:a> AS ?t) ?x WHERE { { ?x <urn:p> <urn:a> } UNION { SELECT  (COUNT(*) AS ?x) { ?y <urn:q> <urn:a> } GROUP BY (<urn:a>) } }
     >>> prebind('SELECT ?x { ?x <urn:p> "$t" FILTER(?x != $t) } # $t', {"t": '"v"@en'})
     'SELECT ?x { ?x <urn:p> "$t" FILTER(?x != "v"@en) } # $t'
     >>> [prebind(q, {"t": "<urn:a>"}) for q in ('SELECT * { ?s ?p $t }', 'SELECT ?l { BIND(<urn:b> AS $t) }',
-    ...  'SELECT $t ?x { { ?x <urn:p> $t } UNION { SELECT $t (COUNT(*) AS ?x) { ?y <urn:q> $t } GROUP BY $t } }')]
-    [None, None, None]
+    ...  'SELECT ?t { { SELECT $t { ?s ?p $t } } }', 'SELECT ?s { VALUES $t { <urn:a> } ?s ?p $t }')]
+    [None, None, None, None]
     """
     toks = list(tokens(text))
-    # Pass 1: every SELECT's token range and the bound variables its projection names.
+    # Pass 1: every SELECT's token range, the bound variables its projection names, and how
+    # many items it projects.
     selects: list[_Select] = []
     open_selects: list[_Select] = []
-    depth, previous = 0, ""
+    depth, paren, previous = 0, 0, ""
     clause: _Select | None = None  # the SELECT whose projection is being read
-    paren = 0
     for i, (kind, tok, _s, _e) in enumerate(toks):
         if kind in ("space", "comment"):
             continue
@@ -238,13 +239,15 @@ def prebind(text: str, terms: Mapping[str, str]) -> str | None:
         elif clause is not None and (kind == "open" or word in ("WHERE", "FROM")):
             clause = None
         elif clause is not None:
+            if tok == "(" and paren == 0:
+                clause.items += 1
             paren += 1 if tok == "(" else -1 if tok == ")" else 0
-            if tok == "*" and paren == 0 and terms:
+            if tok == "*" and paren == 0:
                 return None
-            if kind in ("var", "param") and tok[1:] in terms:
-                if previous == "AS" or paren == 0:
+            if kind in ("var", "param") and paren == 0:
+                clause.items += 1
+                if tok[1:] in terms:
                     clause.projects.add(tok[1:])
-                if paren == 0:
                     clause.at.append(i)
         if kind == "open":
             depth += 1
@@ -253,40 +256,26 @@ def prebind(text: str, terms: Mapping[str, str]) -> str | None:
             while open_selects and open_selects[-1].depth > depth:
                 open_selects.pop().end = i
         previous = word or tok
-
-    def inside(inner: _Select, outer: _Select) -> bool:
-        return outer.start < inner.start < outer.end
-
-    keep: set[int] = set()  # projection positions that stay ?name (in scope from an inner SELECT)
-    for name in terms:
-        projecting = [sel for sel in selects if name in sel.projects]
-        innermost = [sel for sel in projecting if not any(inside(o, sel) for o in projecting if o is not sel)]
-        if len(innermost) > 1:
-            return None
-        for sel in projecting:
-            if sel in innermost:
-                continue
-            spans = [(o.start, o.end) for o in projecting if inside(o, sel)]
-            for i in range(sel.start, sel.end):
-                kind, tok = toks[i][0], toks[i][1]
-                if kind in ("var", "param") and tok[1:] == name and not any(a <= i <= b for a, b in spans):
-                    keep.add(i)  # its projection, GROUP BY or ORDER BY: the inner value is in scope
-                    if i not in sel.at and not _in_modifiers(toks, i, sel.start):
-                        return None  # used in its own WHERE outside the inner SELECT
+    written: dict[int, str] = {}  # projection positions: "(term AS ?name)" or "" (dropped)
+    for sel in selects:
+        for i in sel.at:
+            name = toks[i][1][1:]
+            nested = any(o is not sel and name in o.projects and o.start < sel.start < o.end for o in selects)
+            written[i] = "" if nested else f"({terms[name]} AS ?{name})"
+        if sel.at and sum(1 for i in sel.at if not written[i]) == sel.items:
+            return None  # a nested SELECT that would project nothing
     # Pass 2: write.
     out: list[str] = []
-    mode: str | None = None  # "select" (projection) or "by" (GROUP BY / ORDER BY conditions)
+    mode: str | None = None  # "by": GROUP BY / ORDER BY conditions
     paren, previous, values = 0, "", False
     for i, (kind, tok, _s, _e) in enumerate(toks):
         if kind in ("space", "comment"):
             out.append(tok)
             continue
         word = tok.upper() if kind == "word" else ""
-        if word == "SELECT":
-            mode, paren = "select", 0
-        elif word == "BY" and previous in ("GROUP", "ORDER"):
+        if word == "BY" and previous in ("GROUP", "ORDER"):
             mode, paren = "by", 0
-        elif kind in ("open", "close") or word in _CLAUSE_ENDS:
+        elif kind in ("open", "close") or word in _CLAUSE_ENDS or word == "SELECT":
             mode = None
         elif tok == "(":
             paren += 1
@@ -300,25 +289,7 @@ def prebind(text: str, terms: Mapping[str, str]) -> str | None:
             if previous == "AS" or values:
                 return None
             term = terms[tok[1:]]
-            if i in keep:
-                tok = "?" + tok[1:]
-            elif mode == "select" and paren == 0:
-                tok = f"({term} AS ?{tok[1:]})"
-            else:
-                tok = f"({term})" if mode == "by" and paren == 0 else term
+            tok = written[i] if i in written else f"({term})" if mode == "by" and paren == 0 else term
         out.append(tok)
         previous = word or tok
     return "".join(out)
-
-
-def _in_modifiers(toks: list[tuple[str, str, int, int]], index: int, select_start: int) -> bool:
-    """Whether token ``index`` sits in a GROUP BY / ORDER BY / HAVING after its SELECT's WHERE
-    group closed (brace depth back to the SELECT's own)."""
-    depth, closed = 0, False
-    for kind, tok, _s, _e in toks[select_start:index]:
-        if kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth -= 1
-            closed = closed or depth == 0
-    return closed and depth == 0

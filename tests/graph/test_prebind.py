@@ -21,9 +21,8 @@ from service.store.remote import with_values
 
 QUERIES = load_catalogue(DEFAULTS["QUERIES_DIR"], "http://kg.test/")
 TABLES = sorted(q.name for q in QUERIES if q.returns == "table" and q.params and bind(q, q.example))
-#: Queries whose parameters cannot be written in (``VALUES $kind { … }``; a grouped sub-select projecting
-#: the parameter in a UNION branch): bound by substitutions.
-NOT_WRITTEN = {"programmes-and-labels", "population-of-territory"}
+#: Queries whose parameters cannot be written in (``VALUES $kind { … }``): bound by substitutions.
+NOT_WRITTEN = {"programmes-and-labels"}
 
 
 def _rows(rows: list[dict[str, str]]) -> list[tuple[tuple[str, str], ...]]:
