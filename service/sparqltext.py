@@ -207,18 +207,20 @@ def prebind(text: str, terms: Mapping[str, str]) -> str | None:
     project ``(term AS ?name)`` and the ``SELECT`` clauses nested in them drop it (their rows
     no longer join on it: it is the same constant everywhere). ``None`` (the caller then uses
     ``substitutions``) when the query assigns the variable itself (``AS ?name``), lists it in
-    ``VALUES``, projects ``*``, or a nested ``SELECT`` would be left projecting nothing.
+    ``VALUES``, projects ``*``, never projects it, or a nested ``SELECT`` would be left
+    projecting nothing.
 
     >>> prebind('SELECT $t ?n WHERE { ?c <urn:in> $t } GROUP BY $t ORDER BY ?t', {"t": "<urn:a>"})
     'SELECT (<urn:a> AS ?t) ?n WHERE { ?c <urn:in> <urn:a> } GROUP BY (<urn:a>) ORDER BY (<urn:a>)'
     >>> print(prebind('SELECT ?t ?x WHERE { { ?x <urn:p> $t } UNION '
     ...               '{ SELECT $t (COUNT(*) AS ?x) { ?y <urn:q> $t } GROUP BY $t } }', {"t": "<urn:a>"}))
     SELECT (<urn:a> AS ?t) ?x WHERE { { ?x <urn:p> <urn:a> } UNION { SELECT  (COUNT(*) AS ?x) { ?y <urn:q> <urn:a> } GROUP BY (<urn:a>) } }
-    >>> prebind('SELECT ?x { ?x <urn:p> "$t" FILTER(?x != $t) } # $t', {"t": '"v"@en'})
-    'SELECT ?x { ?x <urn:p> "$t" FILTER(?x != "v"@en) } # $t'
+    >>> prebind('SELECT ?x $t { ?x <urn:p> "$t" FILTER(?x != $t) } # $t', {"t": '"v"@en'})
+    'SELECT ?x ("v"@en AS ?t) { ?x <urn:p> "$t" FILTER(?x != "v"@en) } # $t'
     >>> [prebind(q, {"t": "<urn:a>"}) for q in ('SELECT * { ?s ?p $t }', 'SELECT ?l { BIND(<urn:b> AS $t) }',
-    ...  'SELECT ?t { { SELECT $t { ?s ?p $t } } }', 'SELECT ?s { VALUES $t { <urn:a> } ?s ?p $t }')]
-    [None, None, None, None]
+    ...  'SELECT ?t { { SELECT $t { ?s ?p $t } } }', 'SELECT ?s { VALUES $t { <urn:a> } ?s ?p $t }',
+    ...  'SELECT ?s { ?s ?p $t }')]
+    [None, None, None, None, None]
     """
     toks = list(tokens(text))
     # Pass 1: every SELECT's token range, the bound variables its projection names, and how
@@ -256,6 +258,8 @@ def prebind(text: str, terms: Mapping[str, str]) -> str | None:
             while open_selects and open_selects[-1].depth > depth:
                 open_selects.pop().end = i
         previous = word or tok
+    if selects and any(all(name not in sel.projects for sel in selects) for name in terms):
+        return None  # a SELECT query that does not project it: substitutions refuse it, as they should
     written: dict[int, str] = {}  # projection positions: "(term AS ?name)" or "" (dropped)
     for sel in selects:
         for i in sel.at:

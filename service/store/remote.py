@@ -96,10 +96,12 @@ def query_form(query: str) -> str | None:
 def with_values(query: str, bindings: Mapping[str, str]) -> str:
     """Bind variables with ``VALUES`` blocks opening the groups of the query that need them.
 
-    Like the embedded engine's ``substitutions``, the value then holds wherever the query
-    uses the variable: in sub-selects, and in the filters of nested ``OPTIONAL`` groups,
-    which a block opening the WHERE clause alone would not reach (SPARQL evaluates groups
-    bottom-up). Blocks open the query's WHERE, each sub-select's WHERE that uses a bound
+    The value then holds wherever the query uses the variable: in sub-selects, and in the
+    filters of nested ``OPTIONAL`` groups, which a block opening the WHERE clause alone would
+    not reach (SPARQL evaluates groups bottom-up). (The embedded engine's ``substitutions`` do
+    not reach a sub-select that uses the variable without projecting it; the embedded backend
+    writes the values into the text instead, :func:`service.sparqltext.prebind`.)
+    Blocks open the query's WHERE, each sub-select's WHERE that uses a bound
     variable without projecting it, and each group with a FILTER or BIND of its own that uses
     one (and the groups enclosing it); never a group that holds only a sub-select (the syntax
     forbids it), a ``VALUES`` data block or a ``MINUS`` group (it would change what matches).

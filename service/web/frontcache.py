@@ -21,6 +21,8 @@ bounded by ``PAGES_CACHE_BYTES`` (``0`` turns it off), least recently used out f
 Replays carry ``X-Cache: hit``.
 
 >>> c = FrontCache(lambda e, s: [b"x"], limit=100, stamp=lambda: 1)
+>>> c.get(("k",), 1) is None  # a miss (the request then goes to Flask, and its answer is kept)
+True
 >>> c.put(("k",), 1, "200 OK", [("Content-Length", "10")], b"x" * 10)
 >>> c.get(("k",), 1)[2], c.size
 (b'xxxxxxxxxx', 10)
