@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from service.config import PROJECT_ROOT
+from tests.canary import Canary
 
 KG = Path(sys.executable).with_name("territory-kg")
 LEAKS = ("Traceback", 'File "', "site-packages", str(PROJECT_ROOT), sys.prefix, "/tmp/pytest-")
@@ -238,39 +239,7 @@ class Server:
 
 
 # ---------------------------------------------------------------- canaries
-
-
-class Canary:
-    """A TCP listener on 127.0.0.1 counting the connections it is offered."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.1)
-        self.port = int(self.sock.getsockname()[1])
-        self.count = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.count += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
+# Canary (a counting TCP listener) lives in tests/canary.py, shared with tests/web.
 
 
 class CanaryFile:

@@ -8,7 +8,6 @@ closed, then only ever opened read-only, by the apps and by their query workers.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from rdflib.namespace import RDFS
 from service import create_app
 from service.config import PROJECT_ROOT
 from service.store import executor
+from tests.canary import Canary
 
 PROTOCOL_DIR = PROJECT_ROOT.parent / "shared" / "conformance" / "sparql11-protocol"
 MANIFEST = PROTOCOL_DIR / "manifest.ttl"
@@ -127,35 +127,6 @@ def live_server() -> Iterator[Callable[[Flask], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-class Canary:
-    """A TCP listener on 127.0.0.1 that counts the connections it is offered."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.count = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.count += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture()

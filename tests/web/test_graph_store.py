@@ -18,8 +18,8 @@ from flask import Flask
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from tests.web.conftest import Canary
-from tests.web.writable import AUTH, writable_app  # noqa: F401 - fixture
+from tests.canary import Canary
+from tests.web.writable import AUTH, assert_plain, writable_app  # noqa: F401 - fixture
 
 DATA1 = "http://kasei.us/2009/09/sparql/data/data1.rdf"
 GSP = "/rdf-graph-store"
@@ -55,15 +55,6 @@ def get_graph(app: Flask, query: str) -> Graph:
     return Graph().parse(data=resp.data, format="turtle")
 
 
-def plain(resp: Any, status: int, *words: str) -> str:
-    text = resp.get_data(as_text=True)
-    assert resp.status_code == status, text
-    assert resp.mimetype == "text/plain" and "Traceback" not in text
-    for word in words:
-        assert word in text, text
-    return text
-
-
 # --- read-only server ---------------------------------------------------------------------
 
 
@@ -73,15 +64,15 @@ def test_read_only_server_reads_graphs(inproc_app: Flask) -> None:
     assert resp.data.count(b"\n") == 1 and resp.headers["Vary"] == "Accept"
     head = gsp(inproc_app, "HEAD", f"graph={DATA1}")
     assert head.status_code == 200 and head.mimetype == TTL and head.data == b""
-    plain(gsp(inproc_app, "GET", "graph=urn:missing"), 404)
-    plain(gsp(inproc_app, "GET", "graph=not%20an%20iri"), 400)
-    plain(gsp(inproc_app, "GET", f"graph={DATA1}", headers={"Accept": "image/png"}), 406)
+    assert_plain(gsp(inproc_app, "GET", "graph=urn:missing"), 404)
+    assert_plain(gsp(inproc_app, "GET", "graph=not%20an%20iri"), 400)
+    assert_plain(gsp(inproc_app, "GET", f"graph={DATA1}", headers={"Accept": "image/png"}), 406)
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST", "DELETE"])
 def test_read_only_server_refuses_writes(inproc_app: Flask, method: str) -> None:
     resp = gsp(inproc_app, method, f"graph={DATA1}", data=PERSON, content_type=TTL, headers=AUTH)
-    assert plain(resp, 403) == "The server is read-only.\n"
+    assert assert_plain(resp, 403) == "The server is read-only.\n"
     assert gsp(inproc_app, "GET", f"graph={DATA1}").status_code == 200
 
 
@@ -93,7 +84,7 @@ def test_writes_need_the_token(writable_app: Callable[..., Flask], method: str) 
     app = writable_app()
     resp = gsp(app, method, f"graph={DATA1}", data=PERSON, content_type=TTL,
                headers={"Authorization": "Bearer not-the-token-at-all"})
-    plain(resp, 401)
+    assert_plain(resp, 401)
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
     assert len(get_graph(app, f"graph={DATA1}")) == 1
 
@@ -110,8 +101,8 @@ def test_put_post_delete_cycle(writable_app: Callable[..., Flask]) -> None:
     assert gsp(app, "POST", target, data=more, content_type=TTL, headers=AUTH).status_code == 204
     assert len(get_graph(app, target)) == 2
     assert gsp(app, "DELETE", target, headers=AUTH).status_code == 204
-    plain(gsp(app, "GET", target), 404)
-    plain(gsp(app, "DELETE", target, headers=AUTH), 404)
+    assert_plain(gsp(app, "GET", target), 404)
+    assert_plain(gsp(app, "DELETE", target, headers=AUTH), 404)
     assert app.extensions["kg_data_generation"] == 4
 
 
@@ -178,22 +169,22 @@ def test_bad_uploads_change_nothing(writable_app: Callable[..., Flask], body: by
                                     words: str) -> None:
     app = writable_app()
     resp = gsp(app, "PUT", f"graph={DATA1}", data=body, content_type=media_type or None, headers=AUTH)
-    plain(resp, status, words)
+    assert_plain(resp, status, words)
     assert len(get_graph(app, f"graph={DATA1}")) == 1
 
 
 def test_upload_size_cap(writable_app: Callable[..., Flask]) -> None:
     app = writable_app(UPDATE_MAX_BYTES=1000)
     body = "".join(f"<urn:s> <urn:p> {n} .\n" for n in range(200)).encode()
-    plain(gsp(app, "PUT", "graph=urn:big", data=body, content_type=TTL, headers=AUTH), 413)
-    plain(gsp(app, "GET", "graph=urn:big"), 404)
+    assert_plain(gsp(app, "PUT", "graph=urn:big", data=body, content_type=TTL, headers=AUTH), 413)
+    assert_plain(gsp(app, "GET", "graph=urn:big"), 404)
 
 
 # --- hostile uploads ----------------------------------------------------------------------
 
 
 def _no_harm(app: Flask, resp: Any, canary: Canary, secret: str) -> None:
-    plain(resp, 400)
+    assert_plain(resp, 400)
     assert secret not in resp.get_data(as_text=True)
     time.sleep(0.3)  # a connection would have reached the listener by now
     assert canary.count == 0

@@ -29,8 +29,8 @@ from flask import Flask
 from service import create_app
 from service.config import ConfigError
 from service.store.writer import generations_dir
-from tests.web.conftest import Canary
-from tests.web.writable import AUTH, TOKEN, writable_app  # noqa: F401 - fixture
+from tests.canary import Canary
+from tests.web.writable import AUTH, TOKEN, assert_plain, writable_app  # noqa: F401 - fixture
 
 UPDATE = "application/sparql-update"
 COUNT = "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }"
@@ -51,15 +51,6 @@ def count(app: Flask) -> int:
     resp = app.test_client().get("/sparql", query_string={"query": COUNT, "format": "csv"})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return int(resp.data.split()[1])
-
-
-def assert_plain(resp: Any, status: int, *fragments: str) -> str:
-    text = resp.get_data(as_text=True)
-    assert resp.status_code == status, text
-    assert resp.mimetype == "text/plain" and "Traceback" not in text
-    for fragment in fragments:
-        assert fragment in text, text
-    return text
 
 
 # --- read-only (the default) -------------------------------------------------------------

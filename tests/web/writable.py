@@ -67,3 +67,13 @@ def writable_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     yield make
     for app in apps:
         close_app(app)
+
+
+def assert_plain(resp: Any, status: int, *fragments: str) -> str:
+    """``resp`` is a ``text/plain`` error of ``status`` naming every fragment, without a stack trace."""
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == status, text
+    assert resp.mimetype == "text/plain" and "Traceback" not in text
+    for fragment in fragments:
+        assert fragment in text, text
+    return text
