@@ -630,18 +630,28 @@ def _serve(conn: Connection) -> None:
         conn.send(reply)
 
 
-def _worker_main(fd: int) -> None:
-    # Ctrl-C and a group-wide SIGTERM (systemd, docker stop) reach us too: the parent decides,
-    # so in-flight queries finish while the server drains.
+def serve_child(fd: int, serve: Callable[[Connection], None], name: str) -> None:
+    """The body of a child process (query worker, store writer): ``serve`` the pipe ``fd`` on a
+    thread with a deep stack, until the parent closes it or dies.
+
+    Ctrl-C and a group-wide SIGTERM (systemd, docker stop) reach the child too: the parent
+    decides, so work in flight finishes while the server drains; if the parent is killed,
+    :func:`_watch_parent` ends the child. The recursion limit and stack are for rdflib's
+    parsers, which recurse per nesting level.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(fd)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     sys.setrecursionlimit(_WORKER_RECURSION)
     threading.stack_size(_WORKER_STACK)
-    serving = threading.Thread(target=_serve, args=(conn,), name="kg-query")
+    serving = threading.Thread(target=serve, args=(conn,), name=name)
     serving.start()
     serving.join()
+
+
+def _worker_main(fd: int) -> None:
+    serve_child(fd, _serve, "kg-query")
 
 
 def _make_engine(cfg: Mapping[str, Any]) -> Engine:

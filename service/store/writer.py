@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -374,20 +372,11 @@ def _serve(conn: Connection) -> None:
 
 
 def _writer_main(fd: int) -> None:
-    from service.store.executor import _WORKER_RECURSION, _WORKER_STACK, _watch_parent
+    from service.store.executor import serve_child
 
-    # Ctrl-C and SIGTERM (systemd, docker stop) reach the whole group: the parent decides. A write in
-    # flight completes while the web worker drains; then the worker closes this child (or, if the
-    # worker is killed, _watch_parent ends it and an unfinished write is rolled back).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    conn = Connection(fd)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    sys.setrecursionlimit(_WORKER_RECURSION)  # rdflib's update parser recurses per nesting level
-    threading.stack_size(_WORKER_STACK)
-    serving = threading.Thread(target=_serve, args=(conn,), name="kg-writer")
-    serving.start()
-    serving.join()
+    # A write in flight completes while the web worker drains; then the worker closes this
+    # child (or, if the worker is killed, the child ends and an unfinished write is rolled back).
+    serve_child(fd, _serve, "kg-writer")
 
 
 if __name__ == "__main__":
