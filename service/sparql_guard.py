@@ -248,15 +248,14 @@ def _lex(text: str) -> _Lexed:
     return out
 
 
-def _check_size(text: str, max_bytes: int) -> None:
-    if len(text) * 4 <= max_bytes:
-        return
+def _check_size(text: str, max_bytes: int, what: str = "query") -> None:
+    """The size cap in UTF-8 bytes (413) and valid Unicode (400), for a ``what`` (query, update)."""
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        raise BadQuery("The query text is not valid Unicode (lone surrogate).") from None
+        raise BadQuery(f"The {what} text is not valid Unicode (lone surrogate).") from None
     if size > max_bytes:
-        raise PayloadTooLarge(f"The query is {size:,} bytes; the limit is {max_bytes:,} bytes.")
+        raise PayloadTooLarge(f"The {what} is {size:,} bytes; the limit is {max_bytes:,} bytes.")
 
 
 def screen(text: str, max_bytes: int, allowlist: Iterable[str] = ()) -> Screen:

@@ -38,8 +38,8 @@ import logging
 import re
 from collections.abc import Iterator
 
-from service.errors import BadQuery, PayloadTooLarge, QueryRefused
-from service.sparql_guard import _expand_escapes, _lex
+from service.errors import BadQuery, QueryRefused
+from service.sparql_guard import _check_size, _expand_escapes, _lex
 
 __all__ = ["screen_update", "preflight_update", "with_protocol_dataset"]
 
@@ -72,12 +72,7 @@ def screen_update(text: str, max_bytes: int) -> None:
     ...
     service.errors.BadQuery: The update is empty.
     """
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise BadQuery("The update text is not valid Unicode (lone surrogate).") from None
-    if size > max_bytes:
-        raise PayloadTooLarge(f"The update is {size:,} bytes; the limit is {max_bytes:,} bytes.")
+    _check_size(text, max_bytes, "update")
     if not text.strip():
         raise BadQuery("The update is empty.")
     _lex(text)
