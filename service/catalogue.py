@@ -261,8 +261,10 @@ def run_graph(store: GraphStore, query: NamedQuery, terms: Mapping[str, str], *,
         # The embedded engine binds the parameters (written into the text where it can be,
         # service.sparqltext.prebind): a VALUES block opening the WHERE clause does not reach
         # into OPTIONALs in its plan (provenance-graph: 377 ms -> 2 ms on the 100k benchmark
-        # store). The remote engine gets the VALUES block (Virtuoso's cost estimator refuses
-        # some of these queries with the constants written in).
+        # store). The remote engine keeps the VALUES block opening the WHERE clause: bound
+        # through the executor instead (with_values), these graph queries answer 400 there
+        # (tests/web/test_api.py, remote), and written as constants Virtuoso's cost estimator
+        # refuses some named queries.
         bindings = None if isinstance(store, RemoteStore) or not terms else dict(terms)
         construct, probe = graph_text(query, {} if bindings else terms, limit, offset)
         out = engine.execute(construct, _TSV, media_type, bindings=bindings, trusted=True)
