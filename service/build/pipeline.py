@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import heapq
 import json
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from service import __version__
-from service.build import backbone, curated, fixpoint, inference, shacl
+from service.build import backbone, curated, fixpoint, inference, shacl, spill
 from service.build.ntriples import iri, literal, quad
 from service.config import backbone_regions, namespaces
 from service.iris import Namespaces
@@ -83,14 +84,18 @@ class BuildSummary:
 
 
 Progress = Callable[[str], None]
+#: The sorted lines of a graph: in memory, or on disk (:mod:`service.build.spill`) in a build.
+Lines = list[str] | spill.LineFile
 
 
 def _quiet(_: str) -> None:
     return None
 
 
-def compile_inputs(cfg: Mapping[str, Any], progress: Progress = _quiet) -> dict[str, list[str]]:
-    """Every input as N-Quads lines, per named graph (sorted, deduplicated).
+def compile_inputs(cfg: Mapping[str, Any], progress: Progress = _quiet,
+                   workdir: Path | None = None) -> dict[str, Lines]:
+    """Every input as N-Quads lines, per named graph (sorted, deduplicated): lists, or with
+    ``workdir`` files there (what a build does: at 17M triples, lists cost gigabytes).
 
     :raises curated.CurationError: on a problem in a curated file.
     :raises BuildError: if an input folder or the backbone package is missing.
@@ -134,15 +139,33 @@ def compile_inputs(cfg: Mapping[str, Any], progress: Progress = _quiet) -> dict[
     progress(f"backbone ({backbone.package_version(package)}): {len(graphs[ns.graph('backbone')]):,} triples "
              f"in {time.perf_counter() - started:.1f}s")
 
-    for extra in cfg.get("EXTRA_NQUADS") or ():  # benchmark data (bench/generate.py): N-Quads, maybe gzipped
+    compiled: dict[str, Lines] = {}
+    for graph, lines in graphs.items():
+        compiled[graph] = _sorted(lines, graph, workdir)
+    del graphs
+    extras = cfg.get("EXTRA_NQUADS") or ()  # benchmark data (bench/generate.py): N-Quads, maybe gzipped
+    if extras:
+        compiled[ns.graph("bench")] = _sorted(_read_extra(extras), ns.graph("bench"), workdir)
+        progress(f"extra N-Quads: {len(compiled[ns.graph('bench')]):,} lines")
+    compiled[ns.graph("metadata")] = _sorted(_metadata_lines(ns, compiled), ns.graph("metadata"), workdir)
+    return compiled
+
+
+def _read_extra(paths: Iterable[str | Path]) -> Iterator[str]:
+    for extra in paths:
         opener = gzip.open if str(extra).endswith(".gz") else open
         with opener(extra, "rt", encoding="utf-8") as fh:
-            graphs.setdefault(ns.graph("bench"), []).extend(line.rstrip("\n") for line in fh if line.strip())
-    graphs[ns.graph("metadata")] = _metadata_lines(ns, graphs)
-    return {g: sorted(set(lines)) for g, lines in graphs.items()}
+            yield from (line.rstrip("\n") for line in fh if line.strip())
 
 
-def _metadata_lines(ns: Namespaces, graphs: Mapping[str, list[str]]) -> list[str]:
+def _sorted(lines: Iterable[str], graph: str, workdir: Path | None) -> Lines:
+    if workdir is None:
+        return sorted(set(lines))
+    name = hashlib.sha256(graph.encode()).hexdigest()[:16] + ".nq"
+    return spill.sort_lines(lines, workdir / name)
+
+
+def _metadata_lines(ns: Namespaces, graphs: Mapping[str, Lines]) -> list[str]:
     """The dataset's own description: title, licence, version and its graphs."""
     g = iri(ns.graph("metadata"))
     ds = iri(f"{ns.base}dataset")
@@ -158,7 +181,7 @@ def _metadata_lines(ns: Namespaces, graphs: Mapping[str, list[str]]) -> list[str
     ]
     for graph_iri, graph_lines in sorted(graphs.items()):
         lines.append(quad(ds, iri(void + "subset"), iri(graph_iri), g))
-        lines.append(quad(iri(graph_iri), iri(void + "triples"), literal(len(set(graph_lines))), g))
+        lines.append(quad(iri(graph_iri), iri(void + "triples"), literal(len(graph_lines)), g))
     return lines
 
 
@@ -180,24 +203,40 @@ def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
         summary.seconds[name] = now - clock
         clock = now
 
+    store_path = Path(cfg["STORE_PATH"])
+    # The sorted lines of every graph, on disk while the build runs.
+    workdir = store_path.with_name(store_path.name + ".work")
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
     try:
-        graphs = compile_inputs(cfg, progress)
+        return _build(cfg, ns, summary, store_path, workdir, lap, progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_path: Path, workdir: Path,
+           lap: Callable[[str], None], progress: Progress) -> BuildSummary:
+    try:
+        graphs = compile_inputs(cfg, progress, workdir)
     except curated.CurationError as exc:
         raise BuildError(f"curated data: {exc}") from None
     lap("compile")
 
-    store_path = Path(cfg["STORE_PATH"])
     staging = store_path.with_name(store_path.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
     store = ox.Store(str(staging))
     try:
         for lines in graphs.values():
-            store.bulk_load(("\n".join(lines) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
+            if isinstance(lines, spill.LineFile):
+                store.bulk_load(path=lines.path, format=ox.RdfFormat.N_QUADS)
+            else:
+                store.bulk_load(("\n".join(lines) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
         progress(f"loaded {sum(len(v) for v in graphs.values()):,} quads")
         lap("load")
 
-        inferred = _infer(store, ns, summary, progress)
+        inferred_lines = _infer(store, ns, summary, progress)
+        inferred = spill.LineFile(workdir / "inferred.nq", spill.write_lines(inferred_lines, workdir / "inferred.nq"))
+        del inferred_lines
         lap("inference")
 
         # The dumps need only the lines, so they are written (to a staging folder, published
@@ -207,10 +246,10 @@ def build(cfg: Mapping[str, Any], progress: Progress = _quiet) -> BuildSummary:
         dumps_staging = dumps_dir.with_name(dumps_dir.name + ".new")
         cancel = threading.Event()
         with ThreadPoolExecutor(1, thread_name_prefix="dumps") as pool:
-            dumps_job = pool.submit(_write_dumps, dumps_staging, graphs, inferred, ns, progress, cancel)
+            dumps_job = pool.submit(_write_dumps, dumps_staging, graphs, inferred, ns, workdir, progress, cancel)
             count_job = pool.submit(_count, store, ns, summary)
             try:
-                _validate(store, ns, graphs[ns.graph("ontology")], summary, progress)
+                _validate(store, ns, list(graphs[ns.graph("ontology")]), summary, progress)
                 lap("validation")
                 count_job.result()
                 store.flush()
@@ -322,19 +361,18 @@ class _Cancelled(Exception):
     """The build failed while its dumps were being written."""
 
 
-def _write_dumps(dumps_dir: Path, graphs: Mapping[str, list[str]], inferred: list[str], ns: Namespaces,
+def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: Lines, ns: Namespaces, workdir: Path,
                  progress: Progress, cancel: threading.Event | None = None) -> dict[str, str]:
     """Deterministic dumps: sorted N-Quads (all graphs, ``inferred`` lines included), Turtle
     and JSON-LD of the asserted triples, and the ontology in Turtle; each with a ``.sha256``.
 
-    Written into ``dumps_dir`` (a fresh folder); stops early, raising :class:`_Cancelled`,
-    once ``cancel`` is set.
+    Every input is sorted, so the dumps are written by merging them, never holding them;
+    the asserted triples go through a file in ``workdir``. Written into ``dumps_dir`` (a fresh
+    folder); stops early, raising :class:`_Cancelled`, once ``cancel`` is set.
     """
     shutil.rmtree(dumps_dir, ignore_errors=True)
     dumps_dir.mkdir(parents=True)
     cancel = cancel or threading.Event()
-    all_lines = sorted(line for lines in graphs.values() for line in lines) + inferred
-    all_lines.sort()
     written: dict[str, str] = {}
 
     def gz_write(name: str, data: Iterable[bytes]) -> None:
@@ -348,10 +386,8 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, list[str]], inferred: lis
         written[name] = _sha256(path)
 
     # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
-    gz_write("territory-kg.nq.gz", ("".join(line + "\n" for line in all_lines[i:i + 65536]).encode()
-                                    for i in range(0, len(all_lines), 65536)))
-    del all_lines
-    asserted = "\n".join(sorted({_as_triple(line) for lines in graphs.values() for line in lines})).encode()
+    gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), inferred)))
+    asserted = _asserted_triples(graphs, workdir / "asserted.nt")
     prefixes = ns.prefixes()
     # Serialised straight into the gzip stream: neither the parsed triples nor the document are held.
     for name, fmt, names in (("territory-kg.ttl.gz", ox.RdfFormat.TURTLE, prefixes),
@@ -360,9 +396,10 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, list[str]], inferred: lis
             raise _Cancelled
         with (dumps_dir / name).open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                                                                   compresslevel=DUMP_GZIP_LEVEL) as fh:
-            ox.serialize(ox.parse(asserted, format=ox.RdfFormat.N_TRIPLES), cast(IO[bytes], fh), fmt, prefixes=names)
+            ox.serialize(ox.parse(path=asserted, format=ox.RdfFormat.N_TRIPLES), cast(IO[bytes], fh), fmt,
+                         prefixes=names)
         written[name] = _sha256(dumps_dir / name)
-    del asserted
+    asserted.unlink()
     onto = sorted({_as_triple(line) for line in graphs[ns.graph("ontology")]})
     onto_triples = list(ox.parse("\n".join(onto).encode(), format=ox.RdfFormat.N_TRIPLES))
     path = dumps_dir / "ontology.ttl"
@@ -372,6 +409,33 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, list[str]], inferred: lis
         (dumps_dir / f"{name}.sha256").write_text(f"{digest}  {name}\n")
     progress("dumps: " + ", ".join(f"{n} {(dumps_dir / n).stat().st_size:,} B" for n in written))
     return written
+
+
+def _blocks(lines: Iterable[str], size: int = 65536) -> Iterator[bytes]:
+    """``lines`` with their newlines, encoded ``size`` at a time."""
+    buf: list[str] = []
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= size:
+            yield ("\n".join(buf) + "\n").encode()
+            buf.clear()
+    if buf:
+        yield ("\n".join(buf) + "\n").encode()
+
+
+def _asserted_triples(graphs: Mapping[str, Lines], path: Path) -> Path:
+    """The asserted triples (graph terms dropped, repeats across graphs too), sorted, in ``path``.
+
+    Dropping the one graph term a graph's lines share keeps them in order, so merging the
+    graphs is enough; lines of several graphs in one input (extra N-Quads can be) are not
+    in order once their graph terms are dropped, and are then sorted on disk.
+    """
+    try:
+        spill.write_lines(spill.unique(spill.checked(heapq.merge(*(map(_as_triple, g) for g in graphs.values())))),
+                          path)
+    except spill.OutOfOrder:
+        spill.sort_lines((_as_triple(line) for lines in graphs.values() for line in lines), path)
+    return path
 
 
 def _publish_dumps(staging: Path, dumps_dir: Path, written: Mapping[str, str]) -> None:

@@ -67,6 +67,40 @@ def test_dumps_parse_and_match_their_checksums(dumps_dir: Path, built_kg: Any) -
     assert len(triples) == len(jsonld) > 10_000
 
 
+def test_extra_nquads_are_sorted_on_disk_and_dumped_once(kg_config: dict[str, Any], tmp_path: Path) -> None:
+    # The build keeps its lines in files (service.build.spill) and writes the dumps by merging
+    # them: unsorted input with repeats, in two graphs sharing a triple, must come out as the
+    # in-memory sort of every line would have it.
+    from service.build.pipeline import _as_triple, build, compile_inputs
+
+    desc = "<http://purl.org/dc/terms/description>"
+    lines = [f'<http://kg.test/id/thing/{i % 7}> {desc} "n{i % 5}" <http://kg.test/graph/bench> .'
+             for i in range(40)]  # 35 distinct
+    lines += ['<http://kg.test/id/thing/0> <http://purl.org/dc/terms/description> "n0" <http://kg.test/graph/extra> .',
+              '<http://kg.test/id/thing/9> <http://purl.org/dc/terms/description> "é" <http://kg.test/graph/extra> .']
+    extra = tmp_path / "extra.nq.gz"
+    extra.write_bytes(gzip.compress("".join(line + "\n" for line in reversed(lines)).encode()))
+    cfg = {**kg_config, "STORE_PATH": str(tmp_path / "store"), "DUMPS_DIR": str(tmp_path / "dumps"),
+           "BACKBONE_PACKAGE_DIR": str(SMALL_BACKBONE), "EXTRA_NQUADS": [str(extra)]}
+    summary = build(cfg)
+    assert not (tmp_path / "store.work").exists()  # the build's files are gone
+    assert summary.triples_per_graph["http://kg.test/graph/bench"] == 35
+    assert summary.triples_per_graph["http://kg.test/graph/extra"] == 2
+
+    dumped = gzip.decompress((tmp_path / "dumps" / "territory-kg.nq.gz").read_bytes()).decode().splitlines()
+    inferred = [line for line in dumped if line.endswith(" <http://kg.test/graph/inferred> .")]
+    in_memory = [line for graph_lines in compile_inputs(cfg).values() for line in graph_lines]
+    assert dumped == sorted(in_memory + inferred)
+    assert all(dumped.count(line) == 1 for line in set(lines))
+
+    turtle = ox.parse(gzip.decompress((tmp_path / "dumps" / "territory-kg.ttl.gz").read_bytes()),
+                      format=ox.RdfFormat.TURTLE)
+    asserted = {_as_triple(line) for line in dumped if line not in set(inferred)}
+    assert {f"{t} ." for t in turtle} == asserted
+    shared = '<http://kg.test/id/thing/0> <http://purl.org/dc/terms/description> "n0"'
+    assert sum(line.startswith(shared) for line in dumped) == 2 and f"{shared} ." in asserted
+
+
 def test_cli_build_is_deterministic_and_iris_are_stable(kg_config: dict[str, Any], built_kg: Any,
                                                         tmp_path: Path) -> None:
     """A second build, through the command line, gives the same dumps byte for byte."""

@@ -1,0 +1,67 @@
+"""Sorted lines on disk (:mod:`service.build.spill`) and the dumps written by merging them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from service.build import spill
+from service.build.pipeline import _as_triple, _asserted_triples
+
+
+def _lines(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [f'<http://x/{rng.randrange(n // 2)}> <http://p/{rng.randrange(3)}> "é{rng.randrange(5)}" <http://g/1> .'
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize("run_lines", [1, 3, 50, 10_000])
+def test_sort_lines_equals_sorted_set_and_leaves_only_its_file(tmp_path: Path, run_lines: int) -> None:
+    lines = _lines(400)
+    out = spill.sort_lines(iter(lines), tmp_path / "out.nq", run_lines=run_lines)
+    assert list(out) == sorted(set(lines))
+    assert len(out) == len(set(lines)) < len(lines)
+    assert list(out) == list(out)  # read as often as needed
+    assert [p.name for p in tmp_path.iterdir()] == ["out.nq"]  # the runs are gone
+
+
+def test_sort_lines_of_nothing(tmp_path: Path) -> None:
+    out = spill.sort_lines([], tmp_path / "empty.nq")
+    assert list(out) == [] and len(out) == 0
+
+
+def test_sort_lines_removes_its_runs_when_the_input_fails(tmp_path: Path) -> None:
+    def broken():  # type: ignore[no-untyped-def]
+        yield from _lines(10)
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        spill.sort_lines(broken(), tmp_path / "out.nq", run_lines=3)
+    assert not [p for p in tmp_path.iterdir() if ".run" in p.name]
+
+
+def test_checked_and_unique() -> None:
+    assert list(spill.unique(spill.checked(["a", "a", "b", "c", "c"]))) == ["a", "b", "c"]
+    with pytest.raises(spill.OutOfOrder, match="'b' after 'c'"):
+        list(spill.checked(["a", "c", "b"]))
+
+
+def test_asserted_triples_merge_graphs_and_drop_repeats(tmp_path: Path) -> None:
+    g1 = sorted(set(_lines(200)))
+    g2 = sorted({line.replace("<http://g/1>", "<http://g/2>") for line in _lines(200, seed=8)})
+    on_disk = spill.sort_lines(g2, tmp_path / "g2.nq")
+    path = _asserted_triples({"g1": g1, "g2": on_disk}, tmp_path / "asserted.nt")
+    expected = sorted({_as_triple(line) for line in g1 + g2})
+    assert path.read_text(encoding="utf-8").splitlines() == expected
+    assert len(expected) < len(set(g1)) + len(set(g2))  # the graphs share triples
+
+
+def test_asserted_triples_sort_what_dropping_the_graph_puts_out_of_order(tmp_path: Path) -> None:
+    # A default-graph line among quads: its last " <" is not a graph term, and once the
+    # "graph" is dropped, the sorted lines are no longer in order: they are sorted on disk.
+    lines = sorted(["a <h> b <g> .", "a <z> ."])
+    assert [_as_triple(line) for line in lines] == ["a <h> b .", "a ."]
+    path = _asserted_triples({"g": lines}, tmp_path / "asserted.nt")
+    assert path.read_text(encoding="utf-8").splitlines() == ["a .", "a <h> b ."]
