@@ -20,7 +20,9 @@ same, the per-rule counts may differ.
 
 from __future__ import annotations
 
+import io
 import logging
+import tempfile
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -180,23 +182,29 @@ class Engine:
 
 
 # ------------------------------------------------------------------ reading the store
-def _split(line: str) -> Triple:
-    """An N-Triples line as written by the store: subject and predicate have no spaces."""
-    s, _, rest = line.partition(" ")
-    p, _, o = rest.partition(" ")
-    return s, p, o[:-2]
+def read_triples(store: Any, predicate: str, objects: Iterable[str] | None = None,
+                 terms: dict[str, str] | None = None) -> Iterator[Triple]:
+    """The triples of ``predicate`` in the union of all graphs (only with ``objects`` if given).
 
-
-def read_triples(store: Any, predicate: str, objects: Iterable[str] | None = None) -> Iterator[Triple]:
-    """The triples of ``predicate`` in the union of all graphs (only with ``objects`` if given)."""
+    Read through a temporary file, never whole in memory (millions of ``rdf:type`` lines at
+    10M triples); with ``terms``, equal terms are one string (``terms`` maps each to itself):
+    the engine holds millions of triples naming the same nodes.
+    """
     if objects is not None and not objects:
         return
     values = f"VALUES ?o {{ {' '.join(sorted(objects))} }} " if objects is not None else ""
     query = f"CONSTRUCT {{ ?s {predicate} ?o }} WHERE {{ {values}?s {predicate} ?o }}"
-    data = store.query(query, use_default_graph_as_union=True).serialize(format=ox.RdfFormat.N_TRIPLES) or b""
-    for line in data.decode("utf-8").splitlines():
-        if line:
-            yield _split(line)
+    shared = terms if terms is not None else {}
+    with tempfile.TemporaryFile() as raw:
+        store.query(query, use_default_graph_as_union=True).serialize(raw, format=ox.RdfFormat.N_TRIPLES)
+        raw.seek(0)
+        with io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as fh:
+            for line in fh:
+                # As the store writes them: subject and predicate have no spaces; " .\n" ends it.
+                s, _, rest = line.partition(" ")
+                _, _, o = rest.partition(" ")
+                o = o[:-3]
+                yield shared.setdefault(s, s), predicate, shared.setdefault(o, o)
 
 
 def _is_schema(t: Triple) -> bool:
@@ -220,10 +228,11 @@ def infer(store: Any, rules: Iterable[str], *, max_passes: int = 10) -> tuple[di
         schema = Schema.from_triples(pairs(SUBPROP), pairs(SUBCLASS), pairs(INVERSE),
                                      [s for s, _ in asserted[TRANSITIVE]] +
                                      [s for s, q, o in derived if q == RDF_TYPE and o == TRANSITIVE])
-        engine = Engine(schema)
+        engine, terms = Engine(schema), dict[str, str]()
         for p in sorted(schema.predicates()):
-            engine.add_asserted(read_triples(store, p))
-        engine.add_asserted(read_triples(store, RDF_TYPE, schema.classes()))
+            engine.add_asserted(read_triples(store, p, terms=terms))
+        engine.add_asserted(read_triples(store, RDF_TYPE, schema.classes(), terms))
+        del terms
         engine.run()
         found = {t for t in engine.inferred if _is_schema(t)}
         if found <= derived:
