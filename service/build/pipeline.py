@@ -234,9 +234,7 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
         progress(f"loaded {sum(len(v) for v in graphs.values()):,} quads")
         lap("load")
 
-        inferred_lines = _infer(store, ns, summary, progress)
-        inferred = spill.LineFile(workdir / "inferred.nq", spill.write_lines(inferred_lines, workdir / "inferred.nq"))
-        del inferred_lines
+        inferred = _infer(store, ns, summary, progress, workdir)
         lap("inference")
 
         # The dumps need only the lines, so they are written (to a staging folder, published
@@ -280,44 +278,54 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
     return summary
 
 
-def _bulk(store: ox.Store, lines: list[str]) -> None:
+def _bulk(store: ox.Store, lines: spill.LineFile) -> None:
     """Add N-Quads lines; those naming blank nodes of the store (whose loaders rename blank
     nodes) are parsed, which keeps the labels, and inserted as they are."""
-    plain = [line for line in lines if "_:" not in line]
-    if plain:
-        store.bulk_load(("\n".join(plain) + "\n").encode(), format=ox.RdfFormat.N_QUADS)
-    if len(plain) < len(lines):
-        blank = "\n".join(line for line in lines if "_:" in line).encode()
-        store.extend(list(ox.parse(blank, format=ox.RdfFormat.N_QUADS)))
+    blank = [line for line in lines if "_:" in line]
+    if not blank:
+        store.bulk_load(path=lines.path, format=ox.RdfFormat.N_QUADS)
+        return
+    plain = lines.path.with_name(lines.path.name + ".plain")
+    spill.write_lines((line for line in lines if "_:" not in line), plain)
+    store.bulk_load(path=plain, format=ox.RdfFormat.N_QUADS)
+    plain.unlink()
+    store.extend(list(ox.parse("\n".join(blank).encode(), format=ox.RdfFormat.N_QUADS)))
 
 
-def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Progress) -> list[str]:
+def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Progress,
+           workdir: Path) -> spill.LineFile:
     """Materialise :data:`inference.RULES` (evaluated in Python, :mod:`fixpoint`) and the
-    derived labels into the inferred graph; returns its N-Quads lines, sorted."""
+    derived labels into the inferred graph; returns its N-Quads lines, sorted, in ``workdir``."""
     g = iri(ns.graph("inferred"))
-    triples, counts, passes = fixpoint.infer(store, [name for name, _ in inference.RULES])
-    lines = [f"{s} {p} {o} {g} ." for s, p, o in triples]
-    _bulk(store, lines)
-    summary.inferred = counts
+    triples, summary.inferred, passes = fixpoint.infer(store, [name for name, _ in inference.RULES])
+    parts = [spill.sort_lines((f"{s} {p} {o} {g} ." for s, p, o in triples), workdir / "inferred-rules.nq")]
+    del triples
+    _bulk(store, parts[0])
 
-    def labels(rule: str) -> bytes:
+    def labels(rule: str) -> Path:
         answer = store.query(inference.PREFIXES + rule.replace("{eco}", ns.eco_ns), use_default_graph_as_union=True)
         assert isinstance(answer, ox.QueryTriples), "a label rule is a CONSTRUCT"
-        return answer.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+        path = workdir / f"labels-{hashlib.sha256(rule.encode()).hexdigest()[:16]}.nt"
+        answer.serialize(path, format=ox.RdfFormat.N_TRIPLES)
+        return path
 
     # One rule per language, independent of each other (each reads labels of areas and
     # organisations, writes labels of observations): evaluated side by side, the engine
     # releases the GIL.
     with ThreadPoolExecutor(len(inference.LABEL_RULES), thread_name_prefix="labels") as pool:
         answers = list(pool.map(labels, [rule for _, rule in inference.LABEL_RULES]))
-    for (name, _), data in zip(inference.LABEL_RULES, answers):
-        new = sorted({f"{line[:-2]} {g} ." for line in data.decode("utf-8").splitlines() if line})
+    for (name, _), path in zip(inference.LABEL_RULES, answers):
+        new = spill.sort_lines((f"{line[:-2]} {g} ." for line in spill.LineFile(path, 0) if line),
+                               path.with_suffix(".nq"))
+        path.unlink()
         _bulk(store, new)
-        lines += new
+        parts.append(new)
         summary.inferred[name] = len(new)
-    progress(f"inferred {len(lines):,} triples ({passes} pass{'es' * (passes > 1)})")
-    lines.sort()
-    return lines
+    inferred = spill.LineFile(workdir / "inferred.nq", spill.write_lines(heapq.merge(*parts), workdir / "inferred.nq"))
+    for part in parts:
+        part.path.unlink()
+    progress(f"inferred {len(inferred):,} triples ({passes} pass{'es' * (passes > 1)})")
+    return inferred
 
 
 def _validate(store: ox.Store, ns: Namespaces, ontology_lines: list[str], summary: BuildSummary,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
 from service.build import spill
-from service.build.pipeline import _as_triple, _asserted_triples
+from service.build.pipeline import _as_triple, _asserted_triples, _bulk
 
 
 def _lines(n: int, seed: int = 7) -> list[str]:
@@ -65,3 +66,16 @@ def test_asserted_triples_sort_what_dropping_the_graph_puts_out_of_order(tmp_pat
     assert [_as_triple(line) for line in lines] == ["a <h> b .", "a ."]
     path = _asserted_triples({"g": lines}, tmp_path / "asserted.nt")
     assert path.read_text(encoding="utf-8").splitlines() == ["a .", "a <h> b ."]
+
+
+def test_bulk_load_from_a_file_keeps_the_store_s_blank_nodes(tmp_path: Path) -> None:
+    # Inferred lines can name blank nodes of the store; its bulk loader would rename them.
+    store = ox.Store()
+    node, p, g = ox.BlankNode("b1"), ox.NamedNode("http://kg.test/p"), ox.NamedNode("http://kg.test/g")
+    store.add(ox.Quad(node, p, ox.Literal("x"), g))
+    lines = spill.sort_lines(['_:b1 <http://kg.test/q> "y" <http://kg.test/i> .',
+                              '<http://kg.test/s> <http://kg.test/q> "z" <http://kg.test/i> .'], tmp_path / "i.nq")
+    _bulk(store, lines)
+    assert {str(q.object) for q in store.quads_for_pattern(node, None, None)} == {'"x"', '"y"'}
+    assert len(store) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["i.nq"]  # the blank-free copy is gone
