@@ -162,7 +162,7 @@ def _sorted(lines: Iterable[str], graph: str, workdir: Path | None) -> Lines:
     if workdir is None:
         return sorted(set(lines))
     name = hashlib.sha256(graph.encode()).hexdigest()[:16] + ".nq"
-    return spill.sort_lines(lines, workdir / name)
+    return spill.sort_lines(lines, workdir / name, keep=True)
 
 
 def _metadata_lines(ns: Namespaces, graphs: Mapping[str, Lines]) -> list[str]:
@@ -278,27 +278,33 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
     return summary
 
 
-def _bulk(store: ox.Store, lines: spill.LineFile) -> None:
+def _bulk(store: ox.Store, lines: Lines) -> None:
     """Add N-Quads lines; those naming blank nodes of the store (whose loaders rename blank
     nodes) are parsed, which keeps the labels, and inserted as they are."""
     blank = [line for line in lines if "_:" in line]
-    if not blank:
+    if isinstance(lines, spill.LineFile) and not blank:
         store.bulk_load(path=lines.path, format=ox.RdfFormat.N_QUADS)
-        return
-    plain = lines.path.with_name(lines.path.name + ".plain")
-    spill.write_lines((line for line in lines if "_:" not in line), plain)
-    store.bulk_load(path=plain, format=ox.RdfFormat.N_QUADS)
-    plain.unlink()
-    store.extend(list(ox.parse("\n".join(blank).encode(), format=ox.RdfFormat.N_QUADS)))
+    elif isinstance(lines, spill.LineFile):
+        plain = lines.path.with_name(lines.path.name + ".plain")
+        spill.write_lines((line for line in lines if "_:" not in line), plain)
+        store.bulk_load(path=plain, format=ox.RdfFormat.N_QUADS)
+        plain.unlink()
+    elif len(blank) < len(lines):
+        data = "\n".join(line for line in lines if "_:" not in line) + "\n"
+        store.bulk_load(data.encode(), format=ox.RdfFormat.N_QUADS)
+    if blank:
+        store.extend(list(ox.parse("\n".join(blank).encode(), format=ox.RdfFormat.N_QUADS)))
 
 
 def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Progress,
-           workdir: Path) -> spill.LineFile:
+           workdir: Path) -> list[Lines]:
     """Materialise :data:`inference.RULES` (evaluated in Python, :mod:`fixpoint`) and the
-    derived labels into the inferred graph; returns its N-Quads lines, sorted, in ``workdir``."""
+    derived labels into the inferred graph; returns its N-Quads lines as sorted parts (in
+    memory, or files in ``workdir`` when large)."""
     g = iri(ns.graph("inferred"))
     triples, summary.inferred, passes = fixpoint.infer(store, [name for name, _ in inference.RULES])
-    parts = [spill.sort_lines((f"{s} {p} {o} {g} ." for s, p, o in triples), workdir / "inferred-rules.nq")]
+    parts = [spill.sort_lines((f"{s} {p} {o} {g} ." for s, p, o in triples), workdir / "inferred-rules.nq",
+                              keep=True)]
     del triples
     _bulk(store, parts[0])
 
@@ -316,16 +322,13 @@ def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Pro
         answers = list(pool.map(labels, [rule for _, rule in inference.LABEL_RULES]))
     for (name, _), path in zip(inference.LABEL_RULES, answers):
         new = spill.sort_lines((f"{line[:-2]} {g} ." for line in spill.LineFile(path, 0) if line),
-                               path.with_suffix(".nq"))
+                               path.with_suffix(".nq"), keep=True)
         path.unlink()
         _bulk(store, new)
         parts.append(new)
         summary.inferred[name] = len(new)
-    inferred = spill.LineFile(workdir / "inferred.nq", spill.write_lines(heapq.merge(*parts), workdir / "inferred.nq"))
-    for part in parts:
-        part.path.unlink()
-    progress(f"inferred {len(inferred):,} triples ({passes} pass{'es' * (passes > 1)})")
-    return inferred
+    progress(f"inferred {sum(len(part) for part in parts):,} triples ({passes} pass{'es' * (passes > 1)})")
+    return parts
 
 
 def _validate(store: ox.Store, ns: Namespaces, ontology_lines: list[str], summary: BuildSummary,
@@ -369,9 +372,9 @@ class _Cancelled(Exception):
     """The build failed while its dumps were being written."""
 
 
-def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: Lines, ns: Namespaces, workdir: Path,
+def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: list[Lines], ns: Namespaces, workdir: Path,
                  progress: Progress, cancel: threading.Event | None = None) -> dict[str, str]:
-    """Deterministic dumps: sorted N-Quads (all graphs, ``inferred`` lines included), Turtle
+    """Deterministic dumps: sorted N-Quads (all graphs, the ``inferred`` parts included), Turtle
     and JSON-LD of the asserted triples, and the ontology in Turtle; each with a ``.sha256``.
 
     Every input is sorted, so the dumps are written by merging them, never holding them;
@@ -394,7 +397,7 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: Lines, 
         written[name] = _sha256(path)
 
     # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
-    gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), inferred)))
+    gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), *inferred)))
     asserted = _asserted_triples(graphs, workdir / "asserted.nt")
     prefixes = ns.prefixes()
     # Serialised straight into the gzip stream: neither the parsed triples nor the document are held.
@@ -421,14 +424,7 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: Lines, 
 
 def _blocks(lines: Iterable[str], size: int = 65536) -> Iterator[bytes]:
     """``lines`` with their newlines, encoded ``size`` at a time."""
-    buf: list[str] = []
-    for line in lines:
-        buf.append(line)
-        if len(buf) >= size:
-            yield ("\n".join(buf) + "\n").encode()
-            buf.clear()
-    if buf:
-        yield ("\n".join(buf) + "\n").encode()
+    return (("\n".join(batch) + "\n").encode() for batch in spill.batches(lines, size))
 
 
 def _asserted_triples(graphs: Mapping[str, Lines], path: Path) -> Path:

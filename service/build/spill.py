@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
+from typing import Literal, overload
 
-__all__ = ["LineFile", "OutOfOrder", "checked", "sort_lines", "unique", "write_lines"]
+__all__ = ["LineFile", "OutOfOrder", "batches", "checked", "sort_lines", "unique", "write_lines"]
 
 #: Lines sorted in memory at a time (about 200 bytes each in the benchmark's N-Quads: 400 MB).
 RUN_LINES = 2_000_000
@@ -71,43 +73,52 @@ def unique(sorted_lines: Iterable[str]) -> Iterator[str]:
             last = line
 
 
+def batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``lines`` as lists of ``size`` (the last one shorter, never empty)."""
+    it = iter(lines)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
 def write_lines(lines: Iterable[str], path: Path) -> int:
     """Write ``lines`` (newline-free) to ``path``; returns how many."""
     n = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        buf: list[str] = []
-        for line in lines:
-            buf.append(line)
-            if len(buf) >= 65536:
-                fh.write("\n".join(buf) + "\n")
-                n += len(buf)
-                buf.clear()
-        if buf:
-            fh.write("\n".join(buf) + "\n")
-            n += len(buf)
+        for batch in batches(lines, 65536):
+            fh.write("\n".join(batch) + "\n")
+            n += len(batch)
     return n
 
 
-def sort_lines(lines: Iterable[str], path: Path, run_lines: int = RUN_LINES) -> LineFile:
+@overload
+def sort_lines(lines: Iterable[str], path: Path, run_lines: int | None = ..., *,
+               keep: Literal[False] = ...) -> LineFile: ...
+
+
+@overload
+def sort_lines(lines: Iterable[str], path: Path, run_lines: int | None = ..., *,
+               keep: bool) -> list[str] | LineFile: ...
+
+
+def sort_lines(lines: Iterable[str], path: Path, run_lines: int | None = None, *,
+               keep: bool = False) -> list[str] | LineFile:
     """Sort and deduplicate ``lines`` into ``path``, holding at most ``run_lines`` at a time:
-    sorted runs are written next to ``path`` and merged into it (then removed)."""
+    sorted runs are written next to ``path`` and merged into it (then removed).
+
+    With ``keep``, lines that fit in one run are returned as a sorted list (no file).
+    """
+    run_lines = run_lines or RUN_LINES
     runs: list[LineFile] = []
-    buf: list[str] = []
-
-    def flush() -> None:
-        run = path.with_name(f"{path.name}.run{len(runs)}")
-        runs.append(LineFile(run, write_lines(sorted(set(buf)), run)))
-        buf.clear()
-
     try:
-        for line in lines:
-            buf.append(line)
-            if len(buf) >= run_lines:
-                flush()
+        for batch in batches(lines, run_lines):
+            if not runs and len(batch) < run_lines:  # the whole input, in one run
+                ordered = sorted(set(batch))
+                return ordered if keep else LineFile(path, write_lines(ordered, path))
+            name = path.with_name(f"{path.name}.run{len(runs)}")
+            runs.append(LineFile(name, write_lines(sorted(set(batch)), name)))
+            del batch
         if not runs:
-            return LineFile(path, write_lines(sorted(set(buf)), path))
-        if buf:
-            flush()
+            return [] if keep else LineFile(path, write_lines([], path))
         return LineFile(path, write_lines(unique(heapq.merge(*runs)), path))
     finally:
         for run in runs:

@@ -28,8 +28,18 @@ def test_sort_lines_equals_sorted_set_and_leaves_only_its_file(tmp_path: Path, r
     assert [p.name for p in tmp_path.iterdir()] == ["out.nq"]  # the runs are gone
 
 
-def test_sort_lines_of_nothing(tmp_path: Path) -> None:
-    out = spill.sort_lines([], tmp_path / "empty.nq")
+@pytest.mark.parametrize("run_lines", [3, 400, 401])
+def test_sort_lines_keeps_what_fits_in_one_run_in_memory(tmp_path: Path, run_lines: int) -> None:
+    lines = _lines(400)
+    out = spill.sort_lines(lines, tmp_path / "out.nq", run_lines=run_lines, keep=True)
+    assert list(out) == sorted(set(lines))
+    assert isinstance(out, list) == (run_lines > 400)  # 400 lines fill a run of 400: on disk
+    assert [p.name for p in tmp_path.iterdir()] == ([] if run_lines > 400 else ["out.nq"])
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_sort_lines_of_nothing(tmp_path: Path, keep: bool) -> None:
+    out = spill.sort_lines([], tmp_path / "empty.nq", keep=keep)
     assert list(out) == [] and len(out) == 0
 
 
@@ -68,14 +78,16 @@ def test_asserted_triples_sort_what_dropping_the_graph_puts_out_of_order(tmp_pat
     assert path.read_text(encoding="utf-8").splitlines() == ["a .", "a <h> b ."]
 
 
-def test_bulk_load_from_a_file_keeps_the_store_s_blank_nodes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [False, True], ids=["file", "list"])
+def test_bulk_load_keeps_the_store_s_blank_nodes(tmp_path: Path, keep: bool) -> None:
     # Inferred lines can name blank nodes of the store; its bulk loader would rename them.
     store = ox.Store()
     node, p, g = ox.BlankNode("b1"), ox.NamedNode("http://kg.test/p"), ox.NamedNode("http://kg.test/g")
     store.add(ox.Quad(node, p, ox.Literal("x"), g))
     lines = spill.sort_lines(['_:b1 <http://kg.test/q> "y" <http://kg.test/i> .',
-                              '<http://kg.test/s> <http://kg.test/q> "z" <http://kg.test/i> .'], tmp_path / "i.nq")
+                              '<http://kg.test/s> <http://kg.test/q> "z" <http://kg.test/i> .'], tmp_path / "i.nq",
+                             keep=keep)
     _bulk(store, lines)
     assert {str(q.object) for q in store.quads_for_pattern(node, None, None)} == {'"x"', '"y"'}
     assert len(store) == 3
-    assert [p.name for p in tmp_path.iterdir()] == ["i.nq"]  # the blank-free copy is gone
+    assert [p.name for p in tmp_path.iterdir()] == ([] if keep else ["i.nq"])  # the blank-free copy is gone

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
+import pytest
 
 from service import create_app
 from tests.graph.helpers import ask, select
@@ -67,11 +68,16 @@ def test_dumps_parse_and_match_their_checksums(dumps_dir: Path, built_kg: Any) -
     assert len(triples) == len(jsonld) > 10_000
 
 
-def test_extra_nquads_are_sorted_on_disk_and_dumped_once(kg_config: dict[str, Any], tmp_path: Path) -> None:
-    # The build keeps its lines in files (service.build.spill) and writes the dumps by merging
-    # them: unsorted input with repeats, in two graphs sharing a triple, must come out as the
-    # in-memory sort of every line would have it.
+def test_extra_nquads_are_sorted_on_disk_and_dumped_once(kg_config: dict[str, Any], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build keeps large graphs in files (service.build.spill), sorted in runs, and writes
+    # the dumps by merging them: unsorted input with repeats, in two graphs sharing a triple,
+    # must come out as the in-memory sort of every line would have it. With runs of 7 lines,
+    # every graph and inferred part of more than 7 lines is merged from runs on disk.
+    from service.build import spill
     from service.build.pipeline import _as_triple, build, compile_inputs
+
+    monkeypatch.setattr(spill, "RUN_LINES", 7)
 
     desc = "<http://purl.org/dc/terms/description>"
     lines = [f'<http://kg.test/id/thing/{i % 7}> {desc} "n{i % 5}" <http://kg.test/graph/bench> .'
