@@ -162,7 +162,7 @@ def _sorted(lines: Iterable[str], graph: str, workdir: Path | None) -> Lines:
     if workdir is None:
         return sorted(set(lines))
     name = hashlib.sha256(graph.encode()).hexdigest()[:16] + ".nq"
-    return spill.sort_lines(lines, workdir / name, keep=True)
+    return spill.sort_lines(lines, workdir / name, keep=spill.KEEP_LINES)
 
 
 def _metadata_lines(ns: Namespaces, graphs: Mapping[str, Lines]) -> list[str]:
@@ -304,7 +304,7 @@ def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Pro
     g = iri(ns.graph("inferred"))
     triples, summary.inferred, passes = fixpoint.infer(store, [name for name, _ in inference.RULES])
     parts = [spill.sort_lines((f"{s} {p} {o} {g} ." for s, p, o in triples), workdir / "inferred-rules.nq",
-                              keep=True)]
+                              keep=spill.KEEP_LINES)]
     del triples
     _bulk(store, parts[0])
 
@@ -322,7 +322,7 @@ def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Pro
         answers = list(pool.map(labels, [rule for _, rule in inference.LABEL_RULES]))
     for (name, _), path in zip(inference.LABEL_RULES, answers):
         new = spill.sort_lines((f"{line[:-2]} {g} ." for line in spill.LineFile(path, 0) if line),
-                               path.with_suffix(".nq"), keep=True)
+                               path.with_suffix(".nq"), keep=spill.KEEP_LINES)
         path.unlink()
         _bulk(store, new)
         parts.append(new)

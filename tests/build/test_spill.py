@@ -28,18 +28,18 @@ def test_sort_lines_equals_sorted_set_and_leaves_only_its_file(tmp_path: Path, r
     assert [p.name for p in tmp_path.iterdir()] == ["out.nq"]  # the runs are gone
 
 
-@pytest.mark.parametrize("run_lines", [3, 400, 401])
-def test_sort_lines_keeps_what_fits_in_one_run_in_memory(tmp_path: Path, run_lines: int) -> None:
-    lines = _lines(400)
-    out = spill.sort_lines(lines, tmp_path / "out.nq", run_lines=run_lines, keep=True)
+@pytest.mark.parametrize(("run_lines", "keep", "in_memory"),
+                         [(3, 1000, False), (400, 1000, False), (401, 1000, True), (401, 10, False)])
+def test_sort_lines_keeps_small_input_in_memory(tmp_path: Path, run_lines: int, keep: int, in_memory: bool) -> None:
+    lines = _lines(400)  # 400 lines fill a run of 400: on disk, as they would not fit a run
+    out = spill.sort_lines(lines, tmp_path / "out.nq", run_lines=run_lines, keep=keep)
     assert list(out) == sorted(set(lines))
-    assert isinstance(out, list) == (run_lines > 400)  # 400 lines fill a run of 400: on disk
-    assert [p.name for p in tmp_path.iterdir()] == ([] if run_lines > 400 else ["out.nq"])
+    assert isinstance(out, list) == in_memory
+    assert [p.name for p in tmp_path.iterdir()] == ([] if in_memory else ["out.nq"])
 
 
-@pytest.mark.parametrize("keep", [False, True])
-def test_sort_lines_of_nothing(tmp_path: Path, keep: bool) -> None:
-    out = spill.sort_lines([], tmp_path / "empty.nq", keep=keep)
+def test_sort_lines_of_nothing(tmp_path: Path) -> None:
+    out = spill.sort_lines([], tmp_path / "empty.nq")
     assert list(out) == [] and len(out) == 0
 
 
@@ -78,8 +78,8 @@ def test_asserted_triples_sort_what_dropping_the_graph_puts_out_of_order(tmp_pat
     assert path.read_text(encoding="utf-8").splitlines() == ["a .", "a <h> b ."]
 
 
-@pytest.mark.parametrize("keep", [False, True], ids=["file", "list"])
-def test_bulk_load_keeps_the_store_s_blank_nodes(tmp_path: Path, keep: bool) -> None:
+@pytest.mark.parametrize("keep", [0, 10], ids=["file", "list"])
+def test_bulk_load_keeps_the_store_s_blank_nodes(tmp_path: Path, keep: int) -> None:
     # Inferred lines can name blank nodes of the store; its bulk loader would rename them.
     store = ox.Store()
     node, p, g = ox.BlankNode("b1"), ox.NamedNode("http://kg.test/p"), ox.NamedNode("http://kg.test/g")
