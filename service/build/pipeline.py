@@ -398,7 +398,7 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: list[Li
 
     # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
     gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), *inferred)))
-    asserted = _asserted_triples(graphs, workdir / "asserted.nt")
+    asserted = _asserted_triples(graphs, workdir / "asserted.nt", cancel)
     prefixes = ns.prefixes()
     # Serialised straight into the gzip stream: neither the parsed triples nor the document are held.
     for name, fmt, names in (("territory-kg.ttl.gz", ox.RdfFormat.TURTLE, prefixes),
@@ -427,18 +427,25 @@ def _blocks(lines: Iterable[str], size: int = 65536) -> Iterator[bytes]:
     return (("\n".join(batch) + "\n").encode() for batch in spill.batches(lines, size))
 
 
-def _asserted_triples(graphs: Mapping[str, Lines], path: Path) -> Path:
+def _asserted_triples(graphs: Mapping[str, Lines], path: Path, cancel: threading.Event | None = None) -> Path:
     """The asserted triples (graph terms dropped, repeats across graphs too), sorted, in ``path``.
 
-    Dropping the one graph term a graph's lines share keeps them in order, so merging the
-    graphs is enough; lines of several graphs in one input (extra N-Quads can be) are not
-    in order once their graph terms are dropped, and are then sorted on disk.
+    The graph term comes last, after a space, so dropping it keeps sorted lines in order and
+    merging the graphs is enough; the order is checked, and lines that break it (a line without
+    a graph term among extra N-Quads) are sorted on disk instead. Raises :class:`_Cancelled`
+    soon after ``cancel`` is set.
     """
+    def lines(merged: Iterable[str]) -> Iterator[str]:
+        for n, line in enumerate(merged):
+            if not n % 65536 and cancel is not None and cancel.is_set():
+                raise _Cancelled
+            yield line
+
     try:
-        spill.write_lines(spill.unique(spill.checked(heapq.merge(*(map(_as_triple, g) for g in graphs.values())))),
-                          path)
+        spill.write_lines(lines(spill.unique(spill.checked(heapq.merge(*(map(_as_triple, g)
+                                                                          for g in graphs.values()))))), path)
     except spill.OutOfOrder:
-        spill.sort_lines((_as_triple(line) for lines in graphs.values() for line in lines), path)
+        spill.sort_lines(lines(_as_triple(line) for part in graphs.values() for line in part), path)
     return path
 
 

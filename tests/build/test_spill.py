@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
 from service.build import spill
-from service.build.pipeline import _as_triple, _asserted_triples, _bulk
+from service.build.pipeline import _as_triple, _asserted_triples, _bulk, _Cancelled
 
 
 def _lines(n: int, seed: int = 7) -> list[str]:
@@ -91,3 +92,12 @@ def test_bulk_load_keeps_the_store_s_blank_nodes(tmp_path: Path, keep: int) -> N
     assert {str(q.object) for q in store.quads_for_pattern(node, None, None)} == {'"x"', '"y"'}
     assert len(store) == 3
     assert [p.name for p in tmp_path.iterdir()] == ([] if keep else ["i.nq"])  # the blank-free copy is gone
+
+
+def test_asserted_triples_stop_when_the_build_is_cancelled(tmp_path: Path) -> None:
+    # A failed validation cancels the dumps thread: it must not go on merging for minutes.
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(_Cancelled):
+        _asserted_triples({"g": sorted(set(_lines(400)))}, tmp_path / "asserted.nt", cancel)
+    assert _asserted_triples({"g": sorted(set(_lines(400)))}, tmp_path / "asserted.nt", threading.Event()).exists()
