@@ -321,7 +321,7 @@ def _infer(store: ox.Store, ns: Namespaces, summary: BuildSummary, progress: Pro
     with ThreadPoolExecutor(len(inference.LABEL_RULES), thread_name_prefix="labels") as pool:
         answers = list(pool.map(labels, [rule for _, rule in inference.LABEL_RULES]))
     for (name, _), path in zip(inference.LABEL_RULES, answers):
-        new = spill.sort_lines((f"{line[:-2]} {g} ." for line in spill.LineFile(path, 0) if line),
+        new = spill.sort_lines((f"{line[:-2]} {g} ." for line in spill.read_lines(path) if line),
                                path.with_suffix(".nq"), keep=spill.KEEP_LINES)
         path.unlink()
         _bulk(store, new)

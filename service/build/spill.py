@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-__all__ = ["LineFile", "OutOfOrder", "batches", "checked", "sort_lines", "unique", "write_lines"]
+__all__ = ["LineFile", "OutOfOrder", "batches", "checked", "read_lines", "sort_lines", "unique", "write_lines"]
 
 #: Lines sorted in memory at a time (about 200 bytes each in the benchmark's N-Quads: 400 MB).
 RUN_LINES = 2_000_000
@@ -47,12 +47,17 @@ class LineFile:
         return self.count
 
     def __iter__(self) -> Iterator[str]:
-        with self.path.open(encoding="utf-8", newline="\n") as fh:
-            for line in fh:
-                yield line[:-1]
+        return read_lines(self.path)
 
     def __repr__(self) -> str:
         return f"LineFile({str(self.path)!r}, {self.count})"
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 file written one per line (each ends with a newline), without it."""
+    with path.open(encoding="utf-8", newline="\n") as fh:
+        for line in fh:
+            yield line[:-1]
 
 
 class OutOfOrder(ValueError):
