@@ -54,11 +54,12 @@ screenshots: build $(BROWSER_STAMP)
 	$(PY) tests/e2e/browser.py docs/screenshots
 
 # Benchmark (issue 6; see bench/RESULTS.md). Every scale adds all of France's geography (~1.1M triples).
-# bench: all four scales, every system (rdflib-endpoint only up to 1M: it holds everything in Python memory).
+# bench: all four scales, every system (rdflib-endpoint only up to 1M: it holds everything in Python memory);
+# warm = median of 2 further runs, so that the whole comparison fits in about 1.5 hours on 2 cores.
 # bench-quick: 100k, our service only (in process + HTTP), the regression guard (under 5 minutes).
 bench: setup
 	$(VENV)/bin/pip install -q -e '.[bench]'
-	$(PY) -m bench.harness --scale 100000 --scale 1000000 --scale 5000000 --scale 10000000
+	$(PY) -m bench.harness --scale 100000 --scale 1000000 --scale 5000000 --scale 10000000 --warm 2
 
 bench-quick: setup
 	$(VENV)/bin/pip install -q -e '.[bench]'
