@@ -33,7 +33,8 @@ def _present(r: dict[str, Any]) -> list[str]:
 
 def summary(r: dict[str, Any]) -> dict[str, Any]:
     """Figures the targets need: geometric means over the queries every present system
-    answered, HTTP/in-process ratios, and the queries whose rows differ from in process."""
+    answered, HTTP/in-process ratios, the queries whose rows differ from in process, how much
+    faster HTTP is than rdflib (target 3) and the means over Virtuoso's identical rows (target 6)."""
     systems = _present(r)
     ref = r["systems"].get("inproc", {})
     answered = [q for q in ref if all(r["systems"][s].get(q, {}).get("cold") for s in systems)]
@@ -53,9 +54,36 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
             if s != "inproc" and got.get("rows") is not None and json.dumps(got["rows"]) != want:
                 mismatches.setdefault(q, {"inproc": len(e.get("rows") or [])})[s] = len(got["rows"])
     out["mismatches"] = mismatches
+    if "http" in systems and "rdflib" in systems:
+        out["rdflib_over_http"] = _speedup(r, "rdflib", "http")
+    if "virtuoso" in systems:
+        same = [q for q in ref if ref[q].get("cold") and r["systems"]["virtuoso"].get(q, {}).get("cold")
+                and "virtuoso" not in mismatches.get(q, {})]
+        out["identical_rows_virtuoso"] = {"queries": len(same), "gmean_cold": {
+            s: _gmean([r["systems"][s][q]["cold"] for q in same if r["systems"][s].get(q, {}).get("cold")])
+            for s in systems if s != "rdflib"}}
     out["errors"] = {s: {q: e["error"] for q, e in r["systems"][s].items() if isinstance(e, dict) and "error" in e}
                      for s in systems}
     return out
+
+
+def _timed_out(entry: dict[str, Any]) -> bool:
+    text = str(entry.get("error", ""))
+    return "timeout" in text or "timed out" in text or text.startswith("over ")
+
+
+def _speedup(r: dict[str, Any], slow: str, fast: str) -> dict[str, Any]:
+    """How much faster ``fast`` is than ``slow`` cold (geometric mean of the per-query ratios):
+    over the queries both answer, and as a lower bound that also counts each of ``slow``'s
+    timeouts at the timeout (on queries ``fast`` answers)."""
+    a, b = r["systems"][slow], r["systems"][fast]
+    both = [q for q in b if b[q].get("cold") and a.get(q, {}).get("cold")]
+    late = [q for q in b if b[q].get("cold") and _timed_out(a.get(q, {}))]
+    limit = float(r.get("timeout", 60.0))
+    ratio = _gmean([a[q]["cold"] / b[q]["cold"] for q in both])
+    bound = _gmean([a[q]["cold"] / b[q]["cold"] for q in both] + [limit / b[q]["cold"] for q in late])
+    return {"both": len(both), "ratio": ratio, "timeouts": len(late), "ratio_with_timeouts": bound,
+            "failed": sorted(q for q in b if b[q].get("cold") and q not in both and q not in late)}
 
 
 def _section(r: dict[str, Any]) -> list[str]:
@@ -110,6 +138,18 @@ def _section(r: dict[str, Any]) -> list[str]:
         ratios = s_["http_over_inproc_cold_above_10ms"]
         out += [f"HTTP/in-process cold on the {len(ratios)} queries above 10 ms in process: max "
                 f"{max(ratios.values()):.2f}x, median {statistics.median(ratios.values()):.2f}x.", ""]
+    if s_.get("rdflib_over_http"):
+        x = s_["rdflib_over_http"]
+        out += [f"Over HTTP against rdflib's engine (cold, geometric mean of the per-query ratios): "
+                f"**{x['ratio']:.1f}x** faster over the {x['both']} queries both answer"
+                + (f"; at least {x['ratio_with_timeouts']:.1f}x counting rdflib's {x['timeouts']} timeouts at "
+                   "the timeout" if x["timeouts"] else "")
+                + (f"; rdflib fails {len(x['failed'])} more ({', '.join(x['failed'])})" if x["failed"] else "")
+                + ".", ""]
+    if s_.get("identical_rows_virtuoso"):
+        x = s_["identical_rows_virtuoso"]
+        out += [f"Cold geometric means over the {x['queries']} queries where Virtuoso returns the in-process rows: "
+                + "; ".join(f"{s} {_ms(v)} ms" for s, v in x["gmean_cold"].items()) + ".", ""]
     for s, errs in s_["errors"].items():
         if errs:
             out += [f"{s} errors: " + "; ".join(f"{q}: {e[:120]}" for q, e in errs.items()), ""]
