@@ -311,6 +311,22 @@ def test_every_query_gives_the_same_answer_on_both_backends(apps_by_backend: dic
         assert remote == local
 
 
+def test_a_path_of_two_links_has_no_second_node(client: FlaskClient) -> None:
+    """via ID is in Lille, which is in the Nord: paths of two links go through Lille and bind no
+    ?node2. (Written with the node labels as OPTIONALs after the union of the path lengths, the
+    label of ?node2 matched every labelled resource on those rows.)"""
+    resp = client.get("/api/queries/relationships-between", query_string={
+        "from": "organization/via-id", "to": "departement/59", "format": "records", "limit": "10000"})
+    if refused_remotely(client.application, "relationships-between", resp):
+        return
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    rows = resp.get_json()
+    two = [r for r in rows if r["length"] == 2]
+    assert two and {r["node1"] for r in two} == {DEFAULTS["BASE_URI"] + "id/commune/59350"}, rows
+    assert all(r["node1Label"] == "Lille" and r["node2"] is None and r["node2Label"] is None for r in two), two
+    assert len(rows) < 50
+
+
 RUNAWAY_RQ = """#+ summary:
 #+   en: Every triple with every pair of triples
 #+   fr: Chaque triplet avec chaque paire de triplets
