@@ -9,15 +9,24 @@ Each gunicorn worker starts its own pool of query processes on its first ``/spar
 query (:mod:`service.store.executor`). The ``worker_exit`` hook closes that pool when the
 worker leaves (restart, timeout, SIGTERM to the server) and ``on_exit`` any pool of the
 arbiter, so a stopped server leaves no process behind.
+
+The ``post_worker_init`` hook fills, on a background thread of each new worker, the per-build
+table pages name vocabulary terms with (:func:`service.vocabulary.load_terms`: one query that
+reads every label of the store, 1.6 s on the 100k benchmark store), so that the worker's first
+page does not pay it, nor the requests that wait behind it (bench/RESULTS.md, target 2).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["serve", "worker_exit", "on_exit"]
+__all__ = ["serve", "worker_exit", "on_exit", "post_worker_init", "warm"]
+
+log = logging.getLogger(__name__)
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -52,6 +61,25 @@ def worker_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     """gunicorn hook, run in the arbiter just before it exits."""
     _close_pools()
+
+
+def warm(app: Any) -> None:
+    """Fill ``app``'s per-build vocabulary table; a failure is only logged (the first page
+    that needs the table computes it, and reports any error itself)."""
+    try:
+        with app.app_context():
+            from service.web.pages import _terms
+
+            _terms()
+    except Exception as exc:  # noqa: BLE001 - a warm-up must never take a worker down
+        log.warning("could not fill the vocabulary table at start (%s); the first page will", exc)
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn hook, run in each new worker once its app is loaded: :func:`warm` on a daemon thread."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "app_context"):
+        threading.Thread(target=warm, args=(app,), name="kg-warm", daemon=True).start()
 
 
 def serve(host: str, port: int, workers: int) -> None:
@@ -96,4 +124,4 @@ def serve(host: str, port: int, workers: int) -> None:
     worker: Any = worker_class(head_timeout) if head_timeout > 0 else "gthread"
     _Server({"bind": f"{host}:{port}", "workers": workers, "worker_class": worker, "threads": threads,
              "timeout": 60, "graceful_timeout": 20, "accesslog": "-",
-             "worker_exit": worker_exit, "on_exit": on_exit}).run()
+             "worker_exit": worker_exit, "on_exit": on_exit, "post_worker_init": post_worker_init}).run()

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from service.serve import on_exit, worker_exit
+from service.serve import on_exit, post_worker_init, warm, worker_exit
 from tests.virtuoso import free_port
 
 
@@ -47,7 +47,31 @@ def test_hooks_are_the_ones_gunicorn_gets() -> None:
     cfg = Config()
     cfg.set("worker_exit", worker_exit)
     cfg.set("on_exit", on_exit)
-    assert cfg.worker_exit is worker_exit and cfg.on_exit is on_exit
+    cfg.set("post_worker_init", post_worker_init)
+    assert cfg.worker_exit is worker_exit and cfg.on_exit is on_exit and cfg.post_worker_init is post_worker_init
+
+
+def test_a_new_worker_fills_the_vocabulary_table_in_the_background(kg_config: dict[str, Any], built_kg: Any) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from service import create_app
+
+    app = create_app(kg_config)
+    before = set(threading.enumerate())
+    post_worker_init(SimpleNamespace(wsgi=app))
+    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "kg-warm"]
+    thread.join(60)
+    values = app.extensions["kg_meta_cache"]["values"]
+    assert values["pages-terms"].labels[kg_config["BASE_URI"] + "def/eco#Commune"]
+
+
+def test_a_failed_warm_up_is_only_logged(kg_config: dict[str, Any], tmp_path: Path, caplog: Any) -> None:
+    from service import create_app
+
+    app = create_app({**kg_config, "STORE_PATH": str(tmp_path / "missing")})
+    warm(app)  # does not raise
+    assert "could not fill the vocabulary table" in caplog.text
 
 
 def test_sigterm_leaves_no_process_behind(kg_config: dict[str, Any], built_kg: Any) -> None:
