@@ -8,6 +8,7 @@ pyoxigraph or SPARQLWrapper.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -134,14 +135,19 @@ def init_app(app: Flask) -> None:
 
 
 def get_store() -> GraphStore:
-    """The app's store, opened on first use.
+    """The app's store, opened on first use, once even when threads ask at the same time
+    (a worker's first requests and its warm-up thread: with updates on, a second opening
+    would start a second writer on the locked store).
 
     :raises service.errors.StoreUnavailable: if it cannot be opened.
     """
     from flask import current_app
 
-    store: GraphStore | None = current_app.extensions.get("kg_store")
+    ext = current_app.extensions
+    store: GraphStore | None = ext.get("kg_store")
     if store is None:
-        store = open_store(current_app.config)
-        current_app.extensions["kg_store"] = store
+        with ext.setdefault("kg_store_lock", threading.Lock()):
+            store = ext.get("kg_store")
+            if store is None:
+                store = ext["kg_store"] = open_store(current_app.config)
     return store
