@@ -102,24 +102,41 @@ def per_build(name: str, compute: Callable[[], T]) -> T:
     """``compute()`` once per build of the current app's store, then cached under ``name``.
 
     The cache is dropped as soon as ``build-info.json`` changes (one ``stat`` per call) or a
-    write is acknowledged (``app.extensions["kg_data_generation"]``, updates on). Values
-    are computed under a re-entrant lock, so concurrent first requests compute once and a
-    computation may itself use other per-build values.
+    write is acknowledged (``app.extensions["kg_data_generation"]``, updates on). Each name
+    has its own re-entrant lock: concurrent first requests for one value compute it once,
+    while a long first computation (the search index, the statistics) holds up only the
+    requests that need that value. A computation may itself use other per-build values
+    (they must not depend on each other in a cycle). A value computed for a build that has
+    been replaced meanwhile is returned to its caller but not kept.
     """
     from flask import current_app
 
     ext = current_app.extensions
-    lock: threading.RLock = ext.setdefault("kg_meta_lock", threading.RLock())  # nested per_build calls
+    guard: threading.Lock = ext.setdefault("kg_meta_lock", threading.Lock())  # held only for dict updates
     stamp = (_stamp(current_app.config["STORE_PATH"]), ext.get("kg_data_generation", 0))
-    with lock:
-        cache: dict[str, Any] = ext.setdefault("kg_meta_cache", {"stamp": stamp, "values": {}})
+    with guard:
+        cache: dict[str, Any] = ext.setdefault("kg_meta_cache", _new_cache(stamp))
         if cache["stamp"] != stamp:
             log.info("new build detected: dropping %d cached values", len(cache["values"]))
-            cache["stamp"], cache["values"] = stamp, {}
-        if name not in cache["values"]:
-            cache["values"][name] = compute()
-        value: T = cache["values"][name]
+            cache = ext["kg_meta_cache"] = _new_cache(stamp)
+        values: dict[str, Any] = cache["values"]
+        if name in values:
+            found: T = values[name]
+            return found
+        lock: threading.RLock = cache["locks"].setdefault(name, threading.RLock())
+    with lock:
+        with guard:
+            if name in values:  # computed by another thread while this one waited
+                done: T = values[name]
+                return done
+        value = compute()
+        with guard:
+            values[name] = value  # into this build's table, even if a newer one has replaced it
         return value
+
+
+def _new_cache(stamp: object) -> dict[str, Any]:
+    return {"stamp": stamp, "values": {}, "locks": {}}
 
 
 def build_info() -> BuildInfo:
