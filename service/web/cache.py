@@ -13,6 +13,12 @@ cache); entries are evicted least-recently-used past ``RESPONSE_CACHE_BYTES`` (p
 process; ``0`` turns the cache off; always off on the remote backend), and an answer over an eighth of it is not kept.
 Answers carry ``X-Cache: hit`` or ``miss``.
 
+Concurrent identical requests on a cold key are coalesced: the first one runs the query, the
+others wait for its answer (up to the query and queue timeouts, then they run it themselves)
+and get it, or its error, instead of all running the same query at once (a thundering herd:
+eight connections asking one 1-s aggregate on a 2-core machine made each wait several
+seconds). An answer too large to keep is still handed to the requests that waited for it.
+
 >>> c = ResponseCache(100)
 >>> c.put(("q",), Entry(b"x" * 10, 200, ()))
 >>> c.get(("q",)).body, c.size
@@ -24,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 from flask import Response, current_app
 
 from service.dataset_meta import per_build
+from service.errors import KGError
 
 __all__ = ["Entry", "ResponseCache", "cached", "response_cache"]
 
@@ -48,13 +56,45 @@ class Entry:
     headers: tuple[tuple[str, str], ...]
 
 
+class Flight:
+    """One computation of a key that other requests wait for: its answer or its error."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.waiters = 0  # requests that joined it
+        self.entry: Entry | None = None
+        self.error: KGError | None = None
+
+
 class ResponseCache:
-    """A thread-safe LRU of :class:`Entry`, bounded by the bytes of the bodies."""
+    """A thread-safe LRU of :class:`Entry`, bounded by the bytes of the bodies, and the
+    computations under way (:meth:`join`, :meth:`land`)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes, self.size, self.hits, self.misses = max_bytes, 0, 0, 0
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._flights: dict[Hashable, Flight] = {}
         self._lock = threading.Lock()
+
+    def join(self, key: Hashable) -> tuple[Flight, bool]:
+        """The computation of ``key`` under way, and whether the caller must run it (the first)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None:
+                flight.waiters += 1
+                return flight, False
+            flight = self._flights[key] = Flight()
+            return flight, True
+
+    def land(self, key: Hashable, flight: Flight, entry: Entry | None, error: KGError | None) -> None:
+        """End ``flight`` with its answer (kept if it fits) or its error; wake whoever waits."""
+        if entry is not None:
+            self.put(key, entry)
+        with self._lock:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        flight.entry, flight.error = entry, error
+        flight.done.set()
 
     def get(self, key: Hashable) -> Entry | None:
         with self._lock:
@@ -106,14 +146,44 @@ def cached(key: tuple[Hashable, ...], compute: Callable[[], Response]) -> Respon
     full_key = (current_app.extensions.get("kg_data_generation", 0), *key)  # read before running
     entry = cache.get(full_key)
     if entry is not None:
-        resp = Response(entry.body, status=entry.status)
-        for name, value in entry.headers:
-            resp.headers[name] = value
-        resp.headers["X-Cache"] = "hit"
-        return resp
-    resp = compute()
-    if resp.status_code == 200 and not resp.is_streamed:
-        headers = tuple((name, value) for name, value in resp.headers.items() if name in _KEPT)
-        cache.put(full_key, Entry(resp.get_data(), resp.status_code, headers))
+        return _replay(entry)
+    flight, first = cache.join(full_key)
+    if not first:
+        cfg = current_app.config
+        if flight.done.wait(float(cfg["QUERY_TIMEOUT"]) + float(cfg["QUERY_QUEUE_TIMEOUT"]) + 5):
+            if flight.error is not None:
+                raise copy.copy(flight.error)  # the same request failed just now: fail alike
+            if flight.entry is not None:
+                return _replay(flight.entry)
+        return _miss(compute())  # not shareable (streamed, not a 200) or the first one is stuck
+    try:
+        resp = compute()
+    except KGError as exc:
+        cache.land(full_key, flight, None, exc)
+        raise
+    except BaseException:
+        cache.land(full_key, flight, None, None)
+        raise
+    entry = _entry(resp)
+    cache.land(full_key, flight, entry, None)
     resp.headers["X-Cache"] = "miss"
+    return resp
+
+
+def _entry(resp: Response) -> Entry | None:
+    if resp.status_code != 200 or resp.is_streamed:
+        return None
+    return Entry(resp.get_data(), resp.status_code, tuple((n, v) for n, v in resp.headers.items() if n in _KEPT))
+
+
+def _miss(resp: Response) -> Response:
+    resp.headers["X-Cache"] = "miss"
+    return resp
+
+
+def _replay(entry: Entry) -> Response:
+    resp = Response(entry.body, status=entry.status)
+    for name, value in entry.headers:
+        resp.headers[name] = value
+    resp.headers["X-Cache"] = "hit"
     return resp

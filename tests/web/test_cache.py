@@ -180,3 +180,80 @@ def test_off_on_the_remote_backend(store_path: Path) -> None:
         assert response_cache() is not None
     with remote.app_context():
         assert response_cache() is None
+
+
+def _coalesced(app: Flask, compute: Any, followers: int = 3) -> tuple[list[Any], list[int]]:
+    """Run ``cached`` on one key from 1 + ``followers`` threads, the first one held in
+    ``compute`` until every follower waits for it; return what each got and the call count."""
+    import threading
+    import time
+
+    from service.web.cache import cached
+
+    release = threading.Event()
+    calls: list[int] = []
+    got: list[Any] = []
+
+    def first_compute() -> Any:
+        calls.append(1)
+        assert release.wait(30)
+        return compute()
+
+    def ask() -> None:
+        with app.app_context():
+            try:
+                resp = cached(("test", "coalesce"), first_compute)
+                got.append((resp.status_code, resp.get_data(), resp.headers.get("X-Cache")))
+            except Exception as exc:  # noqa: BLE001 - the test compares them
+                got.append(exc)
+
+    threads = [threading.Thread(target=ask)]
+    threads[0].start()
+    while not calls:
+        time.sleep(0.01)
+    with app.app_context():
+        flight = response_cache()._flights[(0, "test", "coalesce")]  # type: ignore[union-attr]
+    threads += [threading.Thread(target=ask) for _ in range(followers)]
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while flight.waiters < followers:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    return got, calls
+
+
+def test_concurrent_identical_requests_run_once(app: Flask) -> None:
+    from flask import Response
+
+    got, calls = _coalesced(app, lambda: Response(b"answer", mimetype="text/plain"))
+    assert calls == [1]
+    assert sorted(got, key=str) == [(200, b"answer", "hit")] * 3 + [(200, b"answer", "miss")]
+
+
+def test_the_waiting_requests_get_the_first_ones_error(app: Flask) -> None:
+    from service.errors import QueryTimeout
+
+    def fail() -> Any:
+        raise QueryTimeout("too slow")
+
+    got, calls = _coalesced(app, fail)
+    assert calls == [1]
+    assert len(got) == 4 and all(isinstance(e, QueryTimeout) and str(e) == "too slow" for e in got)
+    assert len({id(e) for e in got}) == 4  # each its own exception object
+
+
+def test_an_answer_too_large_to_keep_is_still_shared(store_path: Path) -> None:
+    from flask import Response
+
+    app = _app(store_path, RESPONSE_CACHE_BYTES=80)  # keeps answers up to 10 bytes
+    try:
+        got, calls = _coalesced(app, lambda: Response(b"x" * 50, mimetype="text/plain"))
+        assert calls == [1] and [g[1] for g in got] == [b"x" * 50] * 4
+        with app.app_context():
+            assert len(response_cache()) == 0  # type: ignore[arg-type]
+    finally:
+        executor.shutdown(app)
