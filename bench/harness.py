@@ -209,6 +209,7 @@ def _serve(store: str, log: Path, cache: bool = True) -> tuple[subprocess.Popen[
                                 str(port)], env, log)
     base = f"http://127.0.0.1:{port}"
     peers.wait_http(base + "/health", 180, proc)
+    _log(f"  server warm after {peers.wait_quiet(proc):.1f} s more")  # the workers' start-up work, not the queries'
     return proc, base
 
 

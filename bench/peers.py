@@ -89,6 +89,37 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(20)
 
 
+def cpu_seconds(session: int) -> float:
+    """CPU time (user + system) used so far by the live processes of a session (from /proc)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == session:
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(proc: subprocess.Popen[bytes], seconds: float = 60, quiet: float = 1.0, share: float = 0.05) -> float:
+    """Wait until the processes ``proc`` started (its session: :func:`start_process` gives each
+    child one) have used under ``share`` of a CPU for ``quiet`` seconds: a server answering
+    ``/health`` may still be warming up (each gunicorn worker fills its vocabulary table on a
+    thread), and a query measured then competes with it. Returns the seconds waited."""
+    started = time.monotonic()
+    last, since = cpu_seconds(proc.pid), started
+    while time.monotonic() - started < seconds:
+        time.sleep(0.25)
+        now, used = time.monotonic(), cpu_seconds(proc.pid)
+        if used - last > share * (now - since):
+            last, since = used, now
+        elif now - since >= quiet:
+            return now - started
+    return time.monotonic() - started
+
+
 def wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:

@@ -1,4 +1,5 @@
-"""bench/harness.py: a build's peak memory is its own, not the harness's that started it."""
+"""bench/harness.py: a build's peak memory is its own, not the harness's that started it;
+bench/peers.py: a server is measured once its start-up work is done."""
 
 from __future__ import annotations
 
@@ -35,3 +36,21 @@ def test_a_child_reports_its_own_peak_not_the_memory_of_the_process_that_started
 def test_what_the_child_allocates_is_counted() -> None:
     reported, _ = _child_peak(300)
     assert reported > 300
+
+
+BUSY = ("import sys, time; from pathlib import Path; end = time.process_time() + float(sys.argv[2])\n"
+        "while time.process_time() < end: pass\n"
+        "Path(sys.argv[1]).write_text('done'); time.sleep(60)")
+
+
+def test_a_server_is_waited_for_until_its_start_up_work_is_done(tmp_path: Path) -> None:
+    from bench import peers
+
+    marker = tmp_path / "warm"
+    proc = peers.start_process([sys.executable, "-c", BUSY, str(marker), "1.5"])  # 1.5 s of CPU, then idle
+    try:
+        waited = peers.wait_quiet(proc, seconds=60, quiet=0.5)
+        assert marker.exists(), f"returned after {waited:.1f} s while the process was still busy"
+        assert peers.cpu_seconds(proc.pid) >= 1.5
+    finally:
+        peers.stop_process(proc)
