@@ -164,10 +164,8 @@ def cached(key: tuple[Hashable, ...], compute: Callable[[], Response]) -> Respon
     except BaseException:
         cache.land(full_key, flight, None, None)
         raise
-    entry = _entry(resp)
-    cache.land(full_key, flight, entry, None)
-    resp.headers["X-Cache"] = "miss"
-    return resp
+    cache.land(full_key, flight, _entry(resp), None)
+    return _miss(resp)
 
 
 def _entry(resp: Response) -> Entry | None:
