@@ -31,7 +31,9 @@ from tests.hardening.harness import Server, busy
 from tests.hardening.traffic import ECO, Client, p99, targets, warm
 
 CLIENTS, RUNAWAYS, SECONDS, TIMEOUT = 32, 2, 15.0, 3
-RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f }"
+# One text per runaway client: identical requests in flight share one execution (the response
+# cache coalesces them), and this test wants each client's runaway killed on its own.
+RUNAWAY = "SELECT (COUNT(*) AS ?n{n}) {{ ?a ?b ?c . ?d ?e ?f }}"
 
 
 @dataclass
@@ -84,7 +86,7 @@ def test_load_with_runaways(load_server: Server) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                status = client.get("/sparql?query=" + quote(RUNAWAY))
+                status = client.get("/sparql?query=" + quote(RUNAWAY.format(n=n)))
             except (OSError, http.client.HTTPException) as exc:
                 tally.dropped.append(f"runaway: {exc}")
                 continue
