@@ -103,7 +103,8 @@ def with_values(query: str, bindings: Mapping[str, str]) -> str:
     writes the values into the text instead, :func:`service.sparqltext.prebind`.)
     Blocks open the query's WHERE, each sub-select's WHERE that uses a bound
     variable without projecting it, and each group with a FILTER or BIND of its own that uses
-    one (and the groups enclosing it); never a group that holds only a sub-select (the syntax
+    one, a ``FILTER [NOT] EXISTS`` pattern that uses one counting as the group's own filter (and
+    the groups enclosing it); never a group that holds only a sub-select (the syntax
     forbids it), a ``VALUES`` data block or a ``MINUS`` group (it would change what matches).
     No more than that: every block weighs on Virtuoso's cost estimate, which refuses a query
     past its limit.
@@ -116,6 +117,13 @@ def with_values(query: str, bindings: Mapping[str, str]) -> str:
     ...                   '{ SELECT ?n2 { ?t a:p ?s } } '
     ...                   'OPTIONAL { ?s a:q ?o OPTIONAL { ?o a:r ?p FILTER(?p = ?s) } } }', {"s": "<urn:a>"}))
     SELECT ?select { VALUES (?s) { (<urn:a>) }  { SELECT ?t { ?t a:select ?select VALUES ?x { 1 } } } { SELECT ?s (COUNT(*) AS ?n) { ?s a:p ?o } GROUP BY ?s } { SELECT (COUNT(?s) AS ?m) { VALUES (?s) { (<urn:a>) }  ?s a:p ?o } } { SELECT ?n2 { VALUES (?s) { (<urn:a>) }  ?t a:p ?s } } OPTIONAL { VALUES (?s) { (<urn:a>) }  ?s a:q ?o OPTIONAL { VALUES (?s) { (<urn:a>) }  ?o a:r ?p FILTER(?p = ?s) } } }
+
+    A sub-select that projects the variable and tests it only in ``FILTER EXISTS`` gets a block
+    (bottom-up, the pattern would otherwise see it unbound and match any class):
+
+    >>> print(with_values('SELECT ?r ?c { { SELECT ?r ?c { { SELECT ?r { ?r a:l ?l } } '
+    ...                   'FILTER EXISTS { ?r a ?c } } } }', {"c": "<urn:C>"}))
+    SELECT ?r ?c { VALUES (?c) { (<urn:C>) }  { SELECT ?r ?c { VALUES (?c) { (<urn:C>) }  { SELECT ?r { ?r a:l ?l } } FILTER EXISTS { ?r a ?c } } } }
 
     :raises BadQuery: a bad variable name, a value that is not one IRI or literal, or no group.
     """
@@ -139,7 +147,8 @@ def with_values(query: str, bindings: Mapping[str, str]) -> str:
     groups: list[int] = []
     # An open group: [offset after "{" (-1: it holds a sub-select), the query's WHERE, the
     # bound variables a sub-select's WHERE hides (not projected), bound variables mentioned
-    # inside, whether a FILTER or BIND of its own uses one, whether a group inside got a block].
+    # inside, whether a FILTER or BIND of its own uses one, whether a group inside got a block,
+    # whether it is the group of a FILTER [NOT] EXISTS].
     open_groups: list[list[Any]] = []
     skipping, skip_next, where = 0, False, True  # a VALUES data block or MINUS group: skipped
     projection: set[str] | None = None  # variables of the SELECT clause being read
@@ -166,10 +175,11 @@ def with_values(query: str, bindings: Mapping[str, str]) -> str:
             if text == "*" or kind == "var" and (depth == 0 or tokens[i - 1][1].group().upper() == "AS"):
                 projection |= bound if text == "*" else {text[1:]}
         elif kind == "open":
-            expression = None  # FILTER [NOT] EXISTS { … }: its group is judged on its own
+            exists, expression = expression is not None, None  # FILTER [NOT] EXISTS { … }: a group of its own
             following = tokens[i + 1][1].group().upper() if i + 1 < len(tokens) else ""
             hidden = bound - projection if projection is not None else set()
-            open_groups.append([match.end() if following != "SELECT" else -1, where, hidden, set(), False, False])
+            open_groups.append([match.end() if following != "SELECT" else -1, where, hidden, set(), False, False,
+                                exists])
             where, projection = False, None
         elif kind == "var" and text[1:] in bound:
             for group in open_groups:
@@ -177,7 +187,11 @@ def with_values(query: str, bindings: Mapping[str, str]) -> str:
         elif kind == "word" and text.upper() in ("FILTER", "BIND") and open_groups:
             expression = 0
         elif text == "}" and open_groups:
-            at, first, hidden, mentioned, uses, inner = open_groups.pop()
+            at, first, hidden, mentioned, uses, inner, exists = open_groups.pop()
+            if exists and mentioned and open_groups:
+                # the enclosing group's filter uses the variable: the EXISTS pattern sees that
+                # group's solutions, so the value must be bound there, not only further out
+                open_groups[-1][4] = True
             # The query's WHERE; a sub-select's WHERE that uses a variable it does not project
             # (outside, a binding cannot reach it); a group whose own FILTER/BIND uses one
             # (evaluated bottom-up, it cannot see a binding made outside it), and the groups
