@@ -56,3 +56,21 @@ def test_population_sum_is_the_territorys_own(kg_store: Any) -> None:
     assert len(summed) == 1
     assert summed[0]["communes"] == expected["n"] and summed[0]["value"] == expected["s"]
     assert int(expected["n"].split('"')[1]) > 50  # the MEL's communes, not every commune of the graph
+
+
+#: Parameters beyond the examples: a class tested only in ``FILTER EXISTS`` inside a sub-select
+#: that projects it (``with_values`` must bind it there, or every class matches).
+MORE = [("search-by-label", {"text": "lille", "class": "eco:Commune"}, "Commune"),
+        ("search-by-label", {"text": "e", "class": "eco:Industry"}, "Industry"),
+        ("search-by-label", {"text": "Métropole", "class": "eco:Intercommunality"}, "Intercommunality")]
+
+
+@pytest.mark.parametrize(("name", "params", "kind"), MORE)
+def test_a_class_parameter_filters_on_both_paths(name: str, params: dict[str, str], kind: str, kg_store: Any) -> None:
+    query = QUERIES.queries[name]
+    terms = bind(query, params)
+    text = table_text(query, 1001, 0)
+    page = run_table(kg_store, query, terms, limit=1000, offset=0)
+    reference = kg_store.select(with_values(text, terms))
+    assert page.rows and all(kind in row["types"].split('"')[1].split() for row in page.rows), page.rows
+    assert _rows(page.rows) == _rows(reference[:1000])
