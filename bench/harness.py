@@ -2,7 +2,8 @@
 
     python -m bench.harness --scale 100000                 # one scale, every system
     python -m bench.harness --scale 100000 --systems inproc,http
-    python -m bench.harness --scale 100000 --reuse         # keep an existing store (no build figures)
+    python -m bench.harness --scale 100000 --reuse         # keep an existing store: completes the latest
+                                                           # run of the scale, or a new file if it re-runs systems
     python -m bench.harness --report                       # rewrite bench/results/tables.md from raw JSON
 
 A scale is the number of *synthetic* triples (``bench/generate.py``); every store also
@@ -318,6 +319,21 @@ def _machine() -> dict[str, Any]:
             "kernel": platform.release(), "load_at_start": os.getloadavg()}
 
 
+def merged_with(previous: Path, result: dict[str, Any], systems: list[str]) -> dict[str, Any]:
+    """The start of a ``--reuse`` run on the store of the run saved in ``previous``: its build
+    figures and the systems not run again stay. Adding systems it lacks completes that run (same
+    start, same file); running again systems it holds starts a new file (the time now, and
+    ``merged_from``), so a re-run never overwrites the figures of a complete run."""
+    old = json.loads(previous.read_text())
+    merged = {**old, "command": result["command"] + " (merged)", "versions": result["versions"]}
+    if any(name in old.get("systems", {}) for name in systems):
+        merged.update(started=result["started"], merged_from=previous.name, machine=result["machine"])
+    merged["systems"] = {k: v for k, v in old.get("systems", {}).items() if k not in systems}
+    merged["load"] = {k: v for k, v in old.get("load", {}).items() if not any(k.startswith(n) for n in systems)}
+    merged["peers"] = {k: v for k, v in old.get("peers", {}).items() if not any(k.startswith(n) for n in systems)}
+    return merged
+
+
 def run(scale: int, systems: list[str], warm: int, wrk_seconds: int, reuse: bool,
         rdflib_max: int = 1_000_000) -> Path:
     result: dict[str, Any] = {"scale": scale, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -327,11 +343,7 @@ def run(scale: int, systems: list[str], warm: int, wrk_seconds: int, reuse: bool
     store, dumps = str(cfg["STORE_PATH"]), Path(cfg["DUMPS_DIR"])
     previous = sorted(RAW.glob(f"{label(scale)}-*.json"))
     if reuse and Path(store).exists() and previous:
-        # complete the latest run of this scale (same store): its build figures and other systems stay
-        result = {**json.loads(previous[-1].read_text()), "command": result["command"] + " (merged)",
-                  "versions": result["versions"]}
-        for name in systems:
-            result["systems"].pop(name, None)
+        result = merged_with(previous[-1], result, systems)
     elif reuse and Path(store).exists():
         info = json.loads((Path(store).parent / "build-info.json").read_text())
         result["build"] = {"reused": True, "triples": sum(info["triples"].values()),

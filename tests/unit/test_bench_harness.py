@@ -54,3 +54,39 @@ def test_a_server_is_waited_for_until_its_start_up_work_is_done(tmp_path: Path) 
         assert peers.cpu_seconds(proc.pid) >= 1.5
     finally:
         peers.stop_process(proc)
+
+
+def _saved(tmp_path: Path) -> Path:
+    import json
+    run = {"scale": 100000, "started": "2026-11-22T08:15:28Z", "command": "python -m bench.harness --scale 100000",
+           "versions": {"pyoxigraph": "old"}, "machine": {"nproc": 2}, "build": {"seconds": 66.6},
+           "systems": {"inproc": {"q": {"cold": 1.0}}, "http": {"q": {"cold": 2.0}}},
+           "load": {"http (cache on)": {"page": 1}}, "peers": {}}
+    path = tmp_path / "100k-2026-11-22T081528Z.json"
+    path.write_text(json.dumps(run))
+    return path
+
+
+def _new() -> dict[str, object]:
+    return {"started": "2026-11-22T10:12:00Z", "command": "python -m bench.harness --scale 100000 --reuse",
+            "versions": {"pyoxigraph": "new"}, "machine": {"nproc": 2, "load_at_start": [0.1]}}
+
+
+def test_a_reuse_run_that_adds_systems_completes_the_saved_run(tmp_path: Path) -> None:
+    from bench.harness import merged_with
+
+    merged = merged_with(_saved(tmp_path), _new(), ["virtuoso"])
+    assert merged["started"] == "2026-11-22T08:15:28Z" and "merged_from" not in merged  # the same file
+    assert set(merged["systems"]) == {"inproc", "http"} and merged["build"] == {"seconds": 66.6}
+    assert merged["command"].endswith("(merged)") and merged["versions"] == {"pyoxigraph": "new"}
+
+
+def test_a_reuse_run_that_runs_systems_again_starts_a_new_file(tmp_path: Path) -> None:
+    from bench.harness import merged_with
+
+    saved = _saved(tmp_path)
+    before = saved.read_text()
+    merged = merged_with(saved, _new(), ["inproc", "http"])
+    assert merged["started"] == "2026-11-22T10:12:00Z" and merged["merged_from"] == saved.name
+    assert merged["systems"] == {} and merged["load"] == {} and merged["build"] == {"seconds": 66.6}
+    assert saved.read_text() == before
