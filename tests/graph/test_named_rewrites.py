@@ -77,3 +77,17 @@ def test_source_documents_counts_are_the_graphs(kg_store: Any, typed: dict[str, 
         assert int(lexical(row["fragments"])) == len(fragments[document]), document
         assert int(lexical(row["figures"])) == len(figures), document
     assert any(int(lexical(r["figures"])) > 0 for r in got.values())
+
+
+def test_counts_per_class_are_the_graphs(kg_store: Any, typed: dict[str, set[str]]) -> None:
+    query = QUERIES.queries["counts-per-class"]
+    got = {r["class"]: int(lexical(r["instances"]))
+           for r in run_table(kg_store, query, bind(query, {"lang": "fr"}), limit=1000, offset=0).rows}
+    counts: dict[str, int] = defaultdict(int)
+    for types in typed.values():
+        for t in types:
+            if t.startswith(f"<{NS.eco_ns}"):
+                counts[t] += 1
+    declared = {r["c"] for r in select(kg_store, "SELECT DISTINCT ?c { ?c a owl:Class }")}
+    assert set(counts) <= declared, set(counts) - declared  # "every class of the eco: ontology"
+    assert got == counts

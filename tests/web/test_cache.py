@@ -25,6 +25,7 @@ DATA = f"""
 <{BASE}id/commune/59350> a eco:Commune ; rdfs:label "Lille"@fr .
 <{BASE}id/commune/59009> a eco:Commune ; rdfs:label "Villeneuve-d'Ascq"@fr .
 <{BASE}id/departement/59> a eco:Departement ; rdfs:label "Nord"@fr .
+eco:Commune a <http://www.w3.org/2002/07/owl#Class> . eco:Departement a <http://www.w3.org/2002/07/owl#Class> .
 """
 QUERY = f"SELECT ?s ?l WHERE {{ ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }} ORDER BY ?s"
 JSON = "application/sparql-results+json"
