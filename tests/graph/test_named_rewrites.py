@@ -1,9 +1,10 @@
 """Named queries written for the engine's planner answer what their plain reading says.
 
-``search-by-label`` scans labels in a sub-select before its per-resource checks and
-``source-documents`` counts figures through a join of two sub-selects (both much faster on
-the benchmark stores, bench/RESULTS.md). Their answers on the real graph are checked here
-against the same definitions computed in Python from the graph's triples.
+``search-by-label`` scans labels in a sub-select before its per-resource checks,
+``source-documents`` counts figures through a join of two sub-selects and ``counts-per-class``
+starts from the ontology's classes (all much faster on the benchmark stores, bench/RESULTS.md).
+Their answers on the real graph are checked here against the same definitions computed in
+Python from the graph's triples.
 """
 
 from __future__ import annotations
