@@ -14,6 +14,13 @@ load, dumps) and iterates in sorted order like the list it replaces.
 ['a', 'b']
 >>> list(unique(heapq.merge(["a", "c"], ["a", "b"])))
 ['a', 'b', 'c']
+>>> pieces(folder / "x.txt", 2), pieces(folder / "x.txt", 5)
+([(...x.txt'), 0, 4), (...x.txt'), 4, 6)], [(...x.txt'), 0, 2), (...x.txt'), 2, 4), (...x.txt'), 4, 6)])
+>>> with open_range(folder / "x.txt", 2, 6) as fh:
+...     fh.read()
+b'b\\nc\\n'
+>>> contains(folder / "x.txt", b"\\nb"), contains(folder / "x.txt", b"_:")
+(True, False)
 >>> list(checked(["a", "c", "b"]))
 Traceback (most recent call last):
 ...
@@ -23,11 +30,14 @@ service.build.spill.OutOfOrder: 'b' after 'c'
 from __future__ import annotations
 
 import heapq
+import io
+import os
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-__all__ = ["LineFile", "OutOfOrder", "batches", "checked", "read_lines", "sort_lines", "unique", "write_lines"]
+__all__ = ["LineFile", "OutOfOrder", "batches", "checked", "contains", "open_range", "pieces", "read_lines", "sort_lines",
+           "unique", "write_lines"]
 
 #: Lines sorted in memory at a time (about 200 bytes each in the benchmark's N-Quads: 400 MB).
 RUN_LINES = 2_000_000
@@ -124,3 +134,57 @@ def sort_lines(lines: Iterable[str], path: Path, run_lines: int | None = None, *
     finally:
         for run in runs:
             run.path.unlink(missing_ok=True)
+
+
+def pieces(path: Path, n: int) -> list[tuple[Path, int, int]]:
+    """``path`` cut into at most ``n`` byte ranges ``(path, start, end)`` of about equal size,
+    each of whole lines (an empty file: no piece)."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as fh:
+        for k in range(1, n):
+            fh.seek(max(size * k // n - 1, cuts[-1]))
+            fh.readline()  # to the end of the line the cut falls in (a cut just after a newline stays)
+            if cuts[-1] < fh.tell() < size:
+                cuts.append(fh.tell())
+    cuts.append(size)
+    return [(path, start, end) for start, end in zip(cuts, cuts[1:]) if end > start]
+
+
+class _Range(io.RawIOBase):
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._at, self._end = start, end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._end - self._at)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._at)
+        buffer[:len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def open_range(path: Path, start: int, end: int) -> io.BufferedReader:
+    """The bytes ``start`` to ``end`` of ``path`` as a binary file, read a megabyte at a time."""
+    return io.BufferedReader(_Range(path, start, end), 1 << 20)
+
+
+def contains(path: Path, needle: bytes) -> bool:
+    """Whether the bytes of ``path`` contain ``needle``, read a megabyte at a time."""
+    tail = b""
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            if needle in tail + block[:len(needle)] or needle in block:
+                return True
+            tail = block[-(len(needle) - 1):] if len(needle) > 1 else b""
+    return False

@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 
 from service.build import spill
-from service.build.pipeline import _as_triple, _asserted_triples, _bulk, _Cancelled
+from service.build.pipeline import _as_triple, _asserted_triples, _bulk, _Cancelled, _load
 
 
 def _lines(n: int, seed: int = 7) -> list[str]:
@@ -92,6 +92,47 @@ def test_bulk_load_keeps_the_store_s_blank_nodes(tmp_path: Path, keep: int) -> N
     assert {str(q.object) for q in store.quads_for_pattern(node, None, None)} == {'"x"', '"y"'}
     assert len(store) == 3
     assert [p.name for p in tmp_path.iterdir()] == ([] if keep else ["i.nq"])  # the blank-free copy is gone
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 50])
+def test_pieces_cover_the_file_in_whole_lines(tmp_path: Path, n: int) -> None:
+    lines = spill.sort_lines(_lines(400), tmp_path / "x.nq")
+    assert isinstance(lines, spill.LineFile)
+    cuts = spill.pieces(lines.path, n)
+    assert 1 <= len(cuts) <= n and cuts[0][1] == 0 and cuts[-1][2] == lines.path.stat().st_size
+    assert all(a[2] == b[1] for a, b in zip(cuts, cuts[1:]))
+    text = b""
+    for piece in cuts:
+        with spill.open_range(*piece) as fh:
+            part = fh.read()
+        assert part.endswith(b"\n") and (piece[1] == 0 or lines.path.read_bytes()[piece[1] - 1:piece[1]] == b"\n")
+        text += part
+    assert text == lines.path.read_bytes()
+
+
+def test_load_in_pieces_loads_every_line_and_keeps_a_file_s_blank_nodes_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.build import pipeline
+    monkeypatch.setattr(pipeline, "LOAD_THREADS", 3)
+    plain = spill.sort_lines(_lines(3000), tmp_path / "plain.nq")
+    # One blank node named on the first and the last line of a file: cut in pieces, the loader
+    # would make it two nodes.
+    blank = spill.sort_lines([f'_:n <http://p/{i:04}> "v" <http://g/2> .' for i in range(3000)], tmp_path / "b.nq")
+    small = ['<http://x/s> <http://p/0> "s" <http://g/3> .']
+    assert isinstance(plain, spill.LineFile) and isinstance(blank, spill.LineFile)
+    assert len(spill.pieces(blank.path, 3)) == 3 and spill.contains(blank.path, b"_:")
+    store = ox.Store(str(tmp_path / "store"))
+    _load(store, [plain, blank, small])
+    assert len(store) == len(plain) + len(blank) + 1
+    assert len({q.subject for q in store.quads_for_pattern(None, None, None, ox.NamedNode("http://g/2"))}) == 1
+    assert {str(q) for q in store.quads_for_pattern(None, None, None, ox.NamedNode("http://g/1"))} == \
+        {str(q) for q in ox.parse(path=plain.path, format=ox.RdfFormat.N_QUADS)}
+
+
+def test_a_line_that_does_not_parse_stops_the_load(tmp_path: Path) -> None:
+    bad = spill.sort_lines(_lines(3000) + ["<http://x/1> <http://p/0> oops <http://g/1> ."], tmp_path / "bad.nq")
+    with pytest.raises(SyntaxError):
+        _load(ox.Store(str(tmp_path / "store")), [bad])
 
 
 def test_asserted_triples_stop_when_the_build_is_cancelled(tmp_path: Path) -> None:
