@@ -145,3 +145,42 @@ def test_python_evaluation_equals_sparql_rules_on_the_real_graph(kg_config: dict
     expected = {f"{q.subject} {q.predicate} {q.object}" for q in s.quads_for_pattern(None, None, None, INFERRED)}
     assert {" ".join(t) for t in triples} == expected
     assert sum(counts.values()) == report.total > 10_000
+
+
+# --------------------------------------------------------------------------------------
+# Derived observation labels (inference.LABEL_RULES)
+# --------------------------------------------------------------------------------------
+LABELS = """
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix e: <http://kg.test/def/eco#> .
+@prefix x: <http://kg.test/id/> .
+x:jobs skos:prefLabel "Jobs"@en, "Emplois"@fr .
+x:lille rdfs:label "Lille"@fr, "Lille (city)"@en, "Lille (town)"@en .
+x:arras rdfs:label "Arras"@fr .
+x:both a e:Observation ; e:indicator x:jobs ; e:statedValueText "285,000" ; e:refArea x:lille .
+x:frenchOnly a e:Observation ; e:indicator x:jobs ; e:statedValueText "12" ; e:refArea x:arras .
+x:unnamed a e:Observation ; e:indicator x:jobs ; e:statedValueText "3" ; e:refOrganization x:acme .
+x:labelled a e:Observation ; e:indicator x:jobs ; e:statedValueText "4" ; e:refArea x:arras ;
+    rdfs:label "Already named"@en .
+x:notAnObservation e:indicator x:jobs ; e:statedValueText "5" ; e:refArea x:arras .
+"""
+
+
+def test_derived_labels() -> None:
+    """In the label's language, else French, else "?"; the least of several; none where the
+    observation has one in that language, none for what is not an observation."""
+    from service.build.inference import LABEL_RULES, PREFIXES
+
+    s = ox.Store()
+    s.load(LABELS.encode(), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode("http://kg.test/graph/data"))
+    found = set()
+    for _, rule in LABEL_RULES:
+        for t in s.query(PREFIXES + rule.replace("{eco}", "http://kg.test/def/eco#"), use_default_graph_as_union=True):
+            found.add((t.subject.value.rsplit("/", 1)[1], t.object.value, t.object.language))
+    assert found == {
+        ("both", "Jobs — Lille (city): 285,000", "en"), ("both", "Emplois — Lille: 285,000", "fr"),
+        ("frenchOnly", "Jobs — Arras: 12", "en"), ("frenchOnly", "Emplois — Arras: 12", "fr"),
+        ("unnamed", "Jobs — ?: 3", "en"), ("unnamed", "Emplois — ?: 3", "fr"),
+        ("labelled", "Emplois — Arras: 4", "fr"),
+    }
