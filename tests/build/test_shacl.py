@@ -215,6 +215,8 @@ def test_limit_per_check_truncates() -> None:
     checks = compile_shapes(shapes, prefixes={"ecosh": "http://kg.test/def/eco/shapes#"})
     report = validate(_store(variants["bad"]), checks, limit_per_check=1)
     assert len(report.results) == 1
+    everything = validate(_store(variants["bad"]), checks).results
+    assert len(everything) == 3 and report.results == [min(everything, key=lambda r: (r.focus, r.value or ""))]
     assert report.truncated == ("ecosh:ObservationShape ClassConstraintComponent: 1 of 3 results kept",)
     assert "truncated" in report.text()
 
