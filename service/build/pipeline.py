@@ -48,11 +48,16 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 #: gzip level of the dumps. 6 (gzip's default): the 448 MB N-Quads of the 100k benchmark store
 #: compress to 11.75 MB in 1.6 s, against 10.27 MB in 5.8 s at 9 (bench/RESULTS.md).
 DUMP_GZIP_LEVEL = 6
-#: Bulk loads side by side. pyoxigraph's loader parses on the calling thread and encodes a batch of
-#: up to a million quads on one other thread, one batch after the other: a graph of under a
-#: million lines keeps one core busy. The 100k benchmark store's 1.21M asserted and 0.97M inferred
-#: quads load in 9.6 + 8.4 s in one call each, 6.8 + 4.7 s in two pieces each (bench/RESULTS.md).
+#: Bulk loads side by side. pyoxigraph's loader parses on the calling thread and encodes batches
+#: of a million quads on two others: a file of under two million lines keeps one core busy most
+#: of the time, so it is cut into pieces loaded side by side. The 100k benchmark store's 1.21M
+#: asserted and 0.97M inferred quads load in 9.6 + 8.4 s in one call each, 6.8 + 4.7 s in two
+#: pieces each. Larger files are loaded whole: at 10M triples, cutting them saved nothing and
+#: took the build's peak memory from 3.0 to 4.1 GB (bench/RESULTS.md).
 LOAD_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
+#: The files a build publishes in ``DUMPS_DIR`` (each with a ``.sha256``).
+DUMPS = ("territory-kg.nq.gz", "territory-kg.ttl.gz", "territory-kg.jsonld.gz", "ontology.ttl")
+LOADER_BATCH = 1_000_000
 
 
 class BuildError(RuntimeError):
@@ -239,12 +244,12 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
         lap("inference")
 
         # The dumps need only the lines, so they are written (to a staging folder, published
-        # below) on another thread while SHACL runs, then the counts are taken there: gzip
+        # below) on other threads while SHACL runs, and the counts are taken alongside: gzip
         # and the engine release the GIL.
         dumps_dir = Path(cfg["DUMPS_DIR"])
         dumps_staging = dumps_dir.with_name(dumps_dir.name + ".new")
         cancel = threading.Event()
-        with ThreadPoolExecutor(1, thread_name_prefix="dumps") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="dumps") as pool:
             dumps_job = pool.submit(_write_dumps, dumps_staging, graphs, inferred, ns, workdir, progress, cancel)
             count_job = pool.submit(_count, store, ns, summary)
             try:
@@ -282,15 +287,17 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
 def _load(store: ox.Store, parts: Iterable[Lines]) -> None:
     """Bulk-load N-Quads ``parts`` on :data:`LOAD_THREADS` threads side by side.
 
-    A file without blank nodes is cut at line ends into one piece per thread; a part naming a
-    blank node is loaded in one call, since each call of the loader gives a label its own node.
+    A file of under two loader batches without blank nodes is cut at line ends into one piece
+    per thread; a part naming a blank node is loaded in one call, since each call of the loader
+    gives a label its own node.
     The largest pieces go first. An error (a line that does not parse) is raised once every
     load has stopped; the store is the build's staging copy, thrown away on failure.
     """
     jobs: list[list[str] | tuple[Path, int, int]] = []
     for lines in parts:
         if isinstance(lines, spill.LineFile):
-            jobs += spill.pieces(lines.path, LOAD_THREADS if not spill.contains(lines.path, b"_:") else 1)
+            whole = len(lines) >= 2 * LOADER_BATCH or spill.contains(lines.path, b"_:")
+            jobs += spill.pieces(lines.path, 1 if whole else LOAD_THREADS)
         elif lines:
             jobs.append(lines)
 
@@ -426,26 +433,43 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: list[Li
                 fh.write(chunk)
         written[name] = _sha256(path)
 
-    # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
-    gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), *inferred)))
-    asserted = _asserted_triples(graphs, workdir / "asserted.nt", cancel)
-    prefixes = ns.prefixes()
-    # Serialised straight into the gzip stream: neither the parsed triples nor the document are held.
-    for name, fmt, names in (("territory-kg.ttl.gz", ox.RdfFormat.TURTLE, prefixes),
-                             ("territory-kg.jsonld.gz", ox.RdfFormat.JSON_LD, None)):
-        if cancel.is_set():
-            raise _Cancelled
-        with (dumps_dir / name).open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                                  compresslevel=DUMP_GZIP_LEVEL) as fh:
-            ox.serialize(ox.parse(path=asserted, format=ox.RdfFormat.N_TRIPLES), cast(IO[bytes], fh), fmt,
-                         prefixes=names)
-        written[name] = _sha256(dumps_dir / name)
-    asserted.unlink()
-    onto = sorted({_as_triple(line) for line in graphs[ns.graph("ontology")]})
-    onto_triples = list(ox.parse("\n".join(onto).encode(), format=ox.RdfFormat.N_TRIPLES))
-    path = dumps_dir / "ontology.ttl"
-    path.write_bytes(ox.serialize(onto_triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"")
-    written["ontology.ttl"] = _sha256(path)
+    def nquads() -> None:
+        # Large writes: GzipFile.write per line costs more than the compression (same bytes either way).
+        gz_write("territory-kg.nq.gz", _blocks(heapq.merge(*graphs.values(), *inferred)))
+
+    def asserted_only() -> None:
+        asserted = _asserted_triples(graphs, workdir / "asserted.nt", cancel)
+        prefixes = ns.prefixes()
+        # Serialised straight into the gzip stream: neither the parsed triples nor the document are held.
+        for name, fmt, names in (("territory-kg.ttl.gz", ox.RdfFormat.TURTLE, prefixes),
+                                 ("territory-kg.jsonld.gz", ox.RdfFormat.JSON_LD, None)):
+            if cancel.is_set():
+                raise _Cancelled
+            with (dumps_dir / name).open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                                      compresslevel=DUMP_GZIP_LEVEL) as fh:
+                ox.serialize(ox.parse(path=asserted, format=ox.RdfFormat.N_TRIPLES), cast(IO[bytes], fh), fmt,
+                             prefixes=names)
+            written[name] = _sha256(dumps_dir / name)
+        asserted.unlink()
+        onto = sorted({_as_triple(line) for line in graphs[ns.graph("ontology")]})
+        onto_triples = list(ox.parse("\n".join(onto).encode(), format=ox.RdfFormat.N_TRIPLES))
+        path = dumps_dir / "ontology.ttl"
+        path.write_bytes(ox.serialize(onto_triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes) or b"")
+        written["ontology.ttl"] = _sha256(path)
+
+    def stopping_the_other(job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException:
+            cancel.set()
+            raise
+
+    # The N-Quads dump and the asserted-triples dumps side by side: once SHACL is done, both cores.
+    with ThreadPoolExecutor(2, thread_name_prefix="dump") as pool:
+        jobs = [pool.submit(stopping_the_other, job) for job in (nquads, asserted_only)]
+    if failed := [exc for exc in (job.exception() for job in jobs) if exc is not None]:
+        raise next((exc for exc in failed if not isinstance(exc, _Cancelled)), failed[0])  # the cause first
+    written = {name: written[name] for name in DUMPS}
     for name, digest in written.items():
         (dumps_dir / f"{name}.sha256").write_text(f"{digest}  {name}\n")
     progress("dumps: " + ", ".join(f"{n} {(dumps_dir / n).stat().st_size:,} B" for n in written))

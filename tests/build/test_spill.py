@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -129,6 +130,21 @@ def test_load_in_pieces_loads_every_line_and_keeps_a_file_s_blank_nodes_together
         {str(q) for q in ox.parse(path=plain.path, format=ox.RdfFormat.N_QUADS)}
 
 
+@pytest.mark.parametrize(("batch", "cut"), [(10_000, 3), (1500, 1)])
+def test_a_file_of_two_loader_batches_is_loaded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      batch: int, cut: int) -> None:
+    from service.build import pipeline
+    monkeypatch.setattr(pipeline, "LOAD_THREADS", 3)
+    monkeypatch.setattr(pipeline, "LOADER_BATCH", batch)
+    asked = []
+    monkeypatch.setattr(spill, "pieces", lambda path, n: asked.append(n) or [(path, 0, path.stat().st_size)])
+    lines = spill.sort_lines([f"<http://x/{i}> <http://p/0> <http://x/0> <http://g/1> ." for i in range(3000)],
+                             tmp_path / "x.nq")
+    store = ox.Store()
+    _load(store, [lines])
+    assert asked == [cut] and len(store) == 3000
+
+
 def test_a_line_that_does_not_parse_stops_the_load(tmp_path: Path) -> None:
     bad = spill.sort_lines(_lines(3000) + ["<http://x/1> <http://p/0> oops <http://g/1> ."], tmp_path / "bad.nq")
     with pytest.raises(SyntaxError):
@@ -142,3 +158,45 @@ def test_asserted_triples_stop_when_the_build_is_cancelled(tmp_path: Path) -> No
     with pytest.raises(_Cancelled):
         _asserted_triples({"g": sorted(set(_lines(400)))}, tmp_path / "asserted.nt", cancel)
     assert _asserted_triples({"g": sorted(set(_lines(400)))}, tmp_path / "asserted.nt", threading.Event()).exists()
+
+
+@pytest.mark.parametrize("broken", ["_blocks", "_asserted_triples"])
+def test_a_failed_dump_is_the_error_raised_and_stops_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              broken: str) -> None:
+    # The N-Quads dump and the asserted-triples dumps run side by side: when one fails, the other
+    # is cancelled, and the build reports the failure, not the cancellation.
+    from service.build import pipeline
+    from service.config import make_config, namespaces
+
+    def disk_full(*_: object) -> None:
+        raise OSError("No space left on device")
+
+    cancel = threading.Event()
+
+    def blocks_until_cancelled(*_: object) -> Iterator[bytes]:
+        while True:  # the N-Quads dump still running when the other fails
+            yield b""
+            cancel.wait(5)
+
+    monkeypatch.setattr(pipeline, "_blocks", blocks_until_cancelled)
+    monkeypatch.setattr(pipeline, broken, disk_full)
+    ns = namespaces(make_config({}))
+    graphs = {ns.graph("ontology"): [], "g": sorted(set(_lines(400)))}
+    with pytest.raises(OSError, match="No space"):
+        pipeline._write_dumps(tmp_path / "dumps", graphs, [], ns, tmp_path, lambda _: None, cancel)
+    assert cancel.is_set()
+
+
+def test_dumps_are_written_with_their_checksums(tmp_path: Path) -> None:
+    from service.build import pipeline
+    from service.config import make_config, namespaces
+
+    ns = namespaces(make_config({}))
+    lines = sorted(set(_lines(400)))
+    written = pipeline._write_dumps(tmp_path / "dumps", {ns.graph("ontology"): [], "g": lines}, [], ns, tmp_path,
+                                    lambda _: None)
+    assert list(written) == list(pipeline.DUMPS)
+    for name, digest in written.items():
+        assert (tmp_path / "dumps" / f"{name}.sha256").read_text() == f"{digest}  {name}\n"
+    import gzip
+    assert gzip.decompress((tmp_path / "dumps" / "territory-kg.nq.gz").read_bytes()).decode().splitlines() == lines
