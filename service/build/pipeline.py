@@ -4,12 +4,12 @@ Steps, each reported through the ``progress`` callback:
 
 1. compile every input to sorted N-Quads, one named graph per source (ontology,
    reference, each source document, the official geography backbone, metadata);
-2. bulk-load them into a fresh store next to the live one;
+2. bulk-load them into a fresh store next to the live one (on every core: :func:`_load`);
 3. materialise inferences (:mod:`service.build.inference`) into the inferred graph;
 4. validate with the SHACL shapes compiled to SPARQL (:mod:`service.build.shacl`): a
    violation stops the build with a report naming the resource and the rule;
-5. write dumps with ``.sha256`` files (deterministic: same input, same bytes), on a second
-   thread while step 4 runs, into a staging folder published only when validation passed;
+5. write dumps with ``.sha256`` files (deterministic: same input, same bytes), on two more
+   threads while step 4 runs, into a staging folder published only when validation passed;
 6. swap the new store in place of the old one.
 """
 
@@ -416,7 +416,9 @@ def _write_dumps(dumps_dir: Path, graphs: Mapping[str, Lines], inferred: list[Li
 
     Every input is sorted, so the dumps are written by merging them, never holding them;
     the asserted triples go through a file in ``workdir``. Written into ``dumps_dir`` (a fresh
-    folder); stops early, raising :class:`_Cancelled`, once ``cancel`` is set.
+    folder), the N-Quads dump and the others on two threads; stops early, raising
+    :class:`_Cancelled`, once ``cancel`` is set (a failed thread sets it for the other, and its
+    error is the one raised).
     """
     shutil.rmtree(dumps_dir, ignore_errors=True)
     dumps_dir.mkdir(parents=True)
