@@ -55,9 +55,10 @@ DUMP_GZIP_LEVEL = 6
 #: pieces each. Larger files are loaded whole: at 10M triples, cutting them saved nothing and
 #: took the build's peak memory from 3.0 to 4.1 GB (bench/RESULTS.md).
 LOAD_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
+#: Quads per batch of pyoxigraph's bulk loader (oxigraph's ``DEFAULT_BULK_LOAD_BATCH_SIZE``).
+LOADER_BATCH = 1_000_000
 #: The files a build publishes in ``DUMPS_DIR`` (each with a ``.sha256``).
 DUMPS = ("territory-kg.nq.gz", "territory-kg.ttl.gz", "territory-kg.jsonld.gz", "ontology.ttl")
-LOADER_BATCH = 1_000_000
 
 
 class BuildError(RuntimeError):
@@ -289,9 +290,9 @@ def _load(store: ox.Store, parts: Iterable[Lines]) -> None:
 
     A file of under two loader batches without blank nodes is cut at line ends into one piece
     per thread; a part naming a blank node is loaded in one call, since each call of the loader
-    gives a label its own node.
-    The largest pieces go first. An error (a line that does not parse) is raised once every
-    load has stopped; the store is the build's staging copy, thrown away on failure.
+    gives a label its own node. The largest pieces go first. An error (a line that does not
+    parse) is raised once every load has stopped; the store is the build's staging copy, thrown
+    away on failure.
     """
     jobs: list[list[str] | tuple[Path, int, int]] = []
     for lines in parts:
