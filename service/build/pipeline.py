@@ -285,19 +285,19 @@ def _build(cfg: Mapping[str, Any], ns: Namespaces, summary: BuildSummary, store_
     return summary
 
 
-def _load(store: ox.Store, parts: Iterable[Lines]) -> None:
+def _load(store: ox.Store, parts: Iterable[Lines], *, blank_free: bool = False) -> None:
     """Bulk-load N-Quads ``parts`` on :data:`LOAD_THREADS` threads side by side.
 
     A file of under two loader batches without blank nodes is cut at line ends into one piece
     per thread; a part naming a blank node is loaded in one call, since each call of the loader
-    gives a label its own node. The largest pieces go first. An error (a line that does not
-    parse) is raised once every load has stopped; the store is the build's staging copy, thrown
-    away on failure.
+    gives a label its own node (``blank_free``: the caller has checked there are none). The
+    largest pieces go first. An error (a line that does not parse) is raised once every load
+    has stopped; the store is the build's staging copy, thrown away on failure.
     """
     jobs: list[list[str] | tuple[Path, int, int]] = []
     for lines in parts:
         if isinstance(lines, spill.LineFile):
-            whole = len(lines) >= 2 * LOADER_BATCH or spill.contains(lines.path, b"_:")
+            whole = len(lines) >= 2 * LOADER_BATCH or (not blank_free and spill.contains(lines.path, b"_:"))
             jobs += spill.pieces(lines.path, 1 if whole else LOAD_THREADS)
         elif lines:
             jobs.append(lines)
@@ -320,16 +320,21 @@ def _load(store: ox.Store, parts: Iterable[Lines]) -> None:
 def _bulk(store: ox.Store, lines: Lines) -> None:
     """Add N-Quads lines; those naming blank nodes of the store (whose loaders rename blank
     nodes) are parsed, which keeps the labels, and inserted as they are."""
+    if isinstance(lines, spill.LineFile) and not spill.contains(lines.path, b"_:"):
+        # The usual case, checked on the bytes: the 0.97M inferred lines of the 100k benchmark
+        # store in 0.23 s, against 0.68 s read line by line.
+        _load(store, [lines], blank_free=True)
+        return
     blank = [line for line in lines if "_:" in line]
     if not blank:
-        _load(store, [lines])
+        _load(store, [lines], blank_free=True)
     elif isinstance(lines, spill.LineFile):
         plain = lines.path.with_name(lines.path.name + ".plain")
         spill.write_lines((line for line in lines if "_:" not in line), plain)
-        _load(store, [spill.LineFile(plain, len(lines) - len(blank))])
+        _load(store, [spill.LineFile(plain, len(lines) - len(blank))], blank_free=True)
         plain.unlink()
     elif len(blank) < len(lines):
-        _load(store, [[line for line in lines if "_:" not in line]])
+        _load(store, [[line for line in lines if "_:" not in line]], blank_free=True)
     if blank:
         store.extend(list(ox.parse("\n".join(blank).encode(), format=ox.RdfFormat.N_QUADS)))
 
